@@ -1,0 +1,360 @@
+/*
+ * alloc.c - malloc-family semantics over arena regions, and the rest of the
+ * public API that takes address ranges.
+ *
+ * An allocation is a whole number of SBMA pages starting on a page boundary,
+ * so every SBMA pointer is aligned to at least the SBMA page (and so to
+ * max_align_t). Disk space for the whole allocation is reserved before the
+ * pointer is returned: a full disk is ENOMEM here, never a lost page later.
+ * Fresh pages are holes in the memfd and read as zeros, so calloc costs
+ * nothing extra.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "sbma_internal.h"
+
+#define A sbma__A
+
+static size_t pages_for(size_t size, int *overflow)
+{
+	if (size == 0)
+		size = 1;
+	if (size > SIZE_MAX - A.psz) {
+		*overflow = 1;
+		return 0;
+	}
+	return (size + A.psz - 1) >> A.pshift;
+}
+
+static void *alloc_aligned(size_t align, size_t size)
+{
+	int rc = sbma__ensure_ready();
+	if (rc) {
+		errno = rc == -EAGAIN ? ENOMEM : -rc;
+		return NULL;
+	}
+	int overflow = 0;
+	size_t npages = pages_for(size, &overflow);
+	if (overflow || npages > A.npages) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	sigset_t old;
+	sbma__lock(&old);
+	size_t first;
+	rc = sbma__region_alloc_locked(npages, align, size, &first);
+	if (!rc) {
+		rc = sbma__store_reserve((uint64_t)first << A.pshift, (uint64_t)npages << A.pshift);
+		if (rc)
+			sbma__region_remove_locked(sbma__region_find_locked(first));
+	}
+	if (!rc) {
+		memset(A.state + first, PG_ALLOC, npages);
+		sbma__st.allocated += size;
+		sbma__st.allocations++;
+	}
+	sbma__unlock(&old);
+	if (rc) {
+		errno = rc == -EINVAL ? EINVAL : ENOMEM;
+		return NULL;
+	}
+	return A.app + ((size_t)first << A.pshift);
+}
+
+void *sbma_malloc(size_t size)
+{
+	return alloc_aligned(0, size);
+}
+
+void *sbma_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_aligned(0, total);
+}
+
+void *sbma_aligned_alloc(size_t alignment, size_t size)
+{
+	if (alignment == 0 || (alignment & (alignment - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_aligned(alignment, size);
+}
+
+int sbma_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+	if (!memptr || alignment < sizeof(void *) || (alignment & (alignment - 1)))
+		return EINVAL;
+	int saved = errno;
+	void *p = alloc_aligned(alignment, size);
+	int rc = p ? 0 : errno;
+	errno = saved;
+	if (p)
+		*memptr = p;
+	return rc;
+}
+
+/* The live allocation that starts at p, or NULL. Lock held. */
+static struct sbma__region *region_at_locked(const void *p)
+{
+	if (!sbma__in_arena(p) || ((uintptr_t)p & (A.psz - 1)))
+		return NULL;
+	return sbma__region_find_locked(sbma__page_of(p));
+}
+
+static void bad_pointer(const char *fn, const void *p)
+{
+	sbma__log("%s(%p): not a live SBMA allocation (double free, or a pointer SBMA never returned)", fn, p);
+	if (sbma__opt.check)
+		sbma__die("%s(%p): invalid pointer (SBMA_CHECK=1)", fn, p);
+}
+
+void sbma_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	if (sbma__state != SBMA_READY) {
+		bad_pointer("free", ptr);
+		return;
+	}
+	sigset_t old;
+	sbma__lock(&old);
+	struct sbma__region *r = region_at_locked(ptr);
+	if (r) {
+		sbma__vmm_free_locked(r->first, r->npages);
+		sbma__st.allocated -= r->size;
+		sbma__st.allocations--;
+		sbma__region_remove_locked(r);
+#ifdef SBMA_DEBUG
+		sbma__vmm_audit_locked("free");
+#endif
+	}
+	sbma__unlock(&old);
+	if (!r)
+		bad_pointer("free", ptr);
+}
+
+size_t sbma_malloc_usable_size(void *ptr)
+{
+	if (!ptr || sbma__state != SBMA_READY)
+		return 0;
+	sigset_t old;
+	sbma__lock(&old);
+	struct sbma__region *r = region_at_locked(ptr);
+	size_t n = r ? r->npages << A.pshift : 0;
+	sbma__unlock(&old);
+	return n;
+}
+
+void *sbma_realloc(void *ptr, size_t size)
+{
+	if (!ptr)
+		return sbma_malloc(size);
+	if (size == 0) {
+		sbma_free(ptr);
+		return NULL;
+	}
+	int overflow = 0;
+	if (sbma__state != SBMA_READY) {
+		bad_pointer("realloc", ptr);
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t npages = pages_for(size, &overflow);
+	if (overflow) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	sigset_t old;
+	sbma__lock(&old);
+	struct sbma__region *r = region_at_locked(ptr);
+	if (!r) {
+		sbma__unlock(&old);
+		bad_pointer("realloc", ptr);
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t oldsize = r->size, oldpages = r->npages;
+	int done = 0;
+	if (npages == oldpages) {
+		done = 1;
+	} else if (npages < oldpages) {
+		sbma__vmm_free_locked(r->first + npages, oldpages - npages);
+		done = sbma__region_resize_locked(r, npages) == 0;
+		if (!done) /* the tail is dropped but still ours */
+			done = 1;
+	} else {
+		size_t first = r->first;
+		uint64_t off = (uint64_t)(first + oldpages) << A.pshift;
+		uint64_t len = (uint64_t)(npages - oldpages) << A.pshift;
+		if (sbma__region_resize_locked(r, npages) == 0) {
+			if (sbma__store_reserve(off, len) == 0) {
+				memset(A.state + first + oldpages, PG_ALLOC, npages - oldpages);
+				done = 1;
+			} else {
+				sbma__region_resize_locked(sbma__region_find_locked(first), oldpages);
+				r = NULL;
+			}
+		}
+	}
+	if (done) {
+		r = sbma__region_find_locked(sbma__page_of(ptr));
+		sbma__st.allocated += size - oldsize;
+		r->size = size;
+	}
+	sbma__unlock(&old);
+	if (done)
+		return ptr;
+	/* Move: the copy goes through the application view without the
+	 * lock, so it faults, loads and evicts like any program access. */
+	void *np = sbma_malloc(size);
+	if (!np)
+		return NULL;
+	memcpy(np, ptr, oldsize < size ? oldsize : size);
+	sbma_free(ptr);
+	return np;
+}
+
+int sbma_owns(const void *ptr)
+{
+	return sbma__state == SBMA_READY && sbma__in_arena(ptr);
+}
+
+/* The pages of [addr, addr+len) inside the arena: whole pages touched by the
+ * range if `whole` is 0, pages entirely inside it if 1. */
+static int range_pages(const void *addr, size_t len, int whole, size_t *first, size_t *n)
+{
+	if (sbma__state != SBMA_READY || len == 0)
+		return -EINVAL;
+	uintptr_t lo = (uintptr_t)addr, hi;
+	if (__builtin_add_overflow(lo, len, &hi))
+		return -EINVAL;
+	uintptr_t alo = (uintptr_t)A.app, ahi = alo + A.size;
+	if (hi <= alo || lo >= ahi)
+		return -EINVAL;
+	if (lo < alo)
+		lo = alo;
+	if (hi > ahi)
+		hi = ahi;
+	size_t p0, p1;
+	if (whole) {
+		p0 = (lo - alo + A.psz - 1) >> A.pshift;
+		p1 = (hi - alo) >> A.pshift;
+	} else {
+		p0 = (lo - alo) >> A.pshift;
+		p1 = (hi - alo + A.psz - 1) >> A.pshift;
+	}
+	if (p1 <= p0)
+		return whole ? 1 : -EINVAL;
+	*first = p0;
+	*n = p1 - p0;
+	return 0;
+}
+
+int64_t sbma_evict_all(void)
+{
+	if (sbma__state != SBMA_READY)
+		return 0;
+	sigset_t old;
+	sbma__lock(&old);
+	sbma__st.evictions++;
+	int64_t total = 0;
+	for (size_t r = 0; r < A.nregions; r++) {
+		int64_t w = sbma__vmm_evict_locked(A.regions[r].first, A.regions[r].npages, 1);
+		if (w < 0) {
+			total = w;
+			break;
+		}
+		total += w;
+	}
+	A.ra_next = A.wa_next = SIZE_MAX;
+#ifdef SBMA_DEBUG
+	sbma__vmm_audit_locked("evict_all");
+#endif
+	sbma__unlock(&old);
+	return total;
+}
+
+int64_t sbma_evict(void *addr, size_t len)
+{
+	size_t first, n;
+	int rc = range_pages(addr, len, 0, &first, &n);
+	if (rc)
+		return rc;
+	sigset_t old;
+	sbma__lock(&old);
+	int64_t w = sbma__vmm_evict_locked(first, n, 0);
+	sbma__unlock(&old);
+	return w;
+}
+
+int64_t sbma_reacquire(void)
+{
+	if (sbma__state != SBMA_READY)
+		return 0;
+	sigset_t old;
+	sbma__lock(&old);
+	int64_t n = sbma__vmm_reacquire_locked();
+	sbma__unlock(&old);
+	return n;
+}
+
+static int touch_range(void *addr, size_t len, int access, int pin)
+{
+	if (access != SBMA_ACCESS_READ && access != SBMA_ACCESS_WRITE &&
+	    access != (SBMA_ACCESS_READ | SBMA_ACCESS_WRITE))
+		return -EINVAL;
+	size_t first, n;
+	int rc = range_pages(addr, len, 0, &first, &n);
+	if (rc)
+		return rc;
+	sigset_t old;
+	sbma__lock(&old);
+	rc = sbma__vmm_load_locked(first, n, (access & SBMA_ACCESS_WRITE) != 0, pin);
+	sbma__unlock(&old);
+	return rc;
+}
+
+int sbma_touch(void *addr, size_t len, int access)
+{
+	return touch_range(addr, len, access, 0);
+}
+
+int sbma_pin(void *addr, size_t len, int access)
+{
+	return touch_range(addr, len, access, 1);
+}
+
+int sbma_unpin(void *addr, size_t len)
+{
+	size_t first, n;
+	int rc = range_pages(addr, len, 0, &first, &n);
+	if (rc)
+		return rc;
+	sigset_t old;
+	sbma__lock(&old);
+	rc = sbma__vmm_unpin_locked(first, n);
+	sbma__unlock(&old);
+	return rc;
+}
+
+int sbma_discard(void *addr, size_t len)
+{
+	size_t first, n;
+	int rc = range_pages(addr, len, 1, &first, &n);
+	if (rc)
+		return rc > 0 ? 0 : rc;
+	sigset_t old;
+	sbma__lock(&old);
+	rc = sbma__vmm_discard_locked(first, n);
+	sbma__unlock(&old);
+	return rc;
+}

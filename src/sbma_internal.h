@@ -1,0 +1,219 @@
+/*
+ * sbma_internal.h - what the files of the engine share, grouped by the file
+ * that defines it.
+ *
+ * Error convention (all internal functions): return 0 or a non-negative
+ * count on success, -errno on failure; never rely on errno afterwards.
+ *
+ * Names: sbma__* is cross-file and internal (hidden by -fvisibility=hidden);
+ * *_locked needs the engine lock held by the caller; *_async may run inside
+ * the SIGSEGV handler (no malloc, no stdio, no lock the faulting thread may
+ * already hold).
+ */
+#ifndef SBMA_INTERNAL_H
+#define SBMA_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sbma.h"
+
+#define SBMA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SBMA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- os.c: the only place that calls the kernel for memory and files ---- */
+
+int sbma__os_mprotect(void *addr, size_t len, int prot);
+int sbma__os_madvise(void *addr, size_t len, int advice);
+void *sbma__os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *err);
+int sbma__os_munmap(void *addr, size_t len);
+/* Full-length positional I/O: loops over short transfers and EINTR. */
+int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off);
+int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+int sbma__os_punch(int fd, off_t off, off_t len);
+int sbma__os_reserve(int fd, off_t off, off_t len);
+size_t sbma__os_page_size(void);
+uint64_t sbma__os_now_ns(void);
+/* Read a small text file whole into buf (NUL-terminated). */
+int sbma__os_read_text(const char *path, char *buf, size_t size);
+
+/* ---- log.c: messages that never allocate (stack buffer + write(2)) ---- */
+
+void sbma__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "sbma: fatal: ..." and abort(): detected corruption only. */
+void sbma__die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* snprintf that is safe in the signal handler for %s %d %u %ld %lu %zu %x %p %llu. */
+int sbma__format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sbma__fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- options.c: the SBMA_* environment variables, one table ---- */
+
+struct sbma__options {
+	uint64_t budget;      /* resolved, bytes */
+	unsigned budget_pct;  /* nonzero if given as a percentage */
+	size_t page_size;     /* SBMA page, multiple of the OS page */
+	size_t min_alloc;     /* malloc below this goes to libc */
+	size_t readahead;     /* largest readahead window, bytes (0: off) */
+	uint64_t arena_size;  /* virtual bytes reserved */
+	char dir[PATH_MAX];   /* backing directory */
+	int read_policy;      /* enum sbma_read_policy */
+	int direct_io;        /* 1 on, 0 off, -1 auto */
+	int verbose;
+	int print_stats;
+	int check;            /* SBMA_CHECK: diagnose bad frees */
+	size_t max_maps;      /* protection runs allowed before coarsening */
+};
+extern struct sbma__options sbma__opt;
+
+/*
+ * Fill sbma__opt from the defaults, then cfg's non-zero fields (if cfg is
+ * not NULL), then the environment, and validate. On a bad value print one
+ * line naming the variable, the value and what was expected, and return
+ * -EINVAL.
+ */
+int sbma__options_load(const struct sbma_config *cfg);
+void sbma__options_print(int fd);
+/*
+ * Parse "123", "64K", "1.5G", "2GiB", "10%": binary suffixes K M G T (with
+ * optional "iB" or "B"), case-insensitive. A percentage is allowed only if
+ * pct is not NULL; then *pct gets it (1..100) and *out 0. Returns 0 or
+ * -EINVAL (garbage, negative, empty) or -ERANGE (overflow).
+ */
+int sbma__parse_size(const char *s, uint64_t *out, unsigned *pct);
+
+/* ---- sysmem.c: how much memory this process may use at most ---- */
+
+/* min(physical memory from hwloc, memory-cgroup limit (v1 or v2)); bytes. */
+uint64_t sbma__node_memory(void);
+/* The memory-cgroup limit, or UINT64_MAX if none. */
+uint64_t sbma__cgroup_limit(void);
+
+/* ---- store.c: the backing file ---- */
+
+/* Open the unlinked, 0600 backing file in sbma__opt.dir. */
+int sbma__store_open(void);
+void sbma__store_close(void);
+/* Reserve [off, off+len) on disk (fallocate): -ENOSPC when full. */
+int sbma__store_reserve(uint64_t off, uint64_t len);
+/* Give [off, off+len) back to the file system (punch a hole). */
+int sbma__store_release(uint64_t off, uint64_t len);
+/* Full-length transfers between buf and the store; _async: handler-safe. */
+int sbma__store_write_async(const void *buf, uint64_t off, uint64_t len);
+int sbma__store_read_async(void *buf, uint64_t off, uint64_t len);
+int sbma__store_fd(void);
+int sbma__store_is_direct(void);
+
+/* ---- region.c: the arena, its page states and its allocations ---- */
+
+/* Page state bits (one byte per SBMA page). */
+enum {
+	PG_ALLOC = 1u << 0,   /* belongs to a live allocation */
+	PG_RES = 1u << 1,     /* resident: data in RAM */
+	PG_RW = 1u << 2,      /* application view writable (implies PG_RES) */
+	PG_DIRTY = 1u << 3,   /* modified since last written to the store */
+	PG_DISK = 1u << 4,    /* the store holds this page's data */
+	PG_WASRES = 1u << 5,  /* resident before sbma_evict_all(): eager reload */
+};
+
+/* One live allocation. */
+struct sbma__region {
+	size_t first;  /* first page index */
+	size_t npages; /* pages */
+	size_t size;   /* bytes asked for */
+};
+
+struct sbma__arena {
+	char *app;            /* the application view, PROT per page */
+	char *mgr;            /* the manager view, always read-write */
+	uint64_t size;        /* bytes in each view */
+	size_t npages;        /* pages in the arena */
+	size_t psz;           /* SBMA page size */
+	unsigned pshift;      /* log2(psz) */
+	int memfd;            /* the RAM behind both views */
+	uint8_t *state;       /* PG_* per page */
+	uint32_t *stamp;      /* last-use clock per page (replacement) */
+	uint16_t *pins;       /* pin count per page */
+	uint32_t clock;       /* advances at each fault */
+	size_t runs;          /* protection runs in the application view */
+	/* Allocations, sorted by first page. */
+	struct sbma__region *regions;
+	size_t nregions, cap_regions;
+	/* Free extents of the arena, sorted, coalesced. */
+	struct sbma__extent { size_t first, npages; } *free;
+	size_t nfree, cap_free;
+	/* Sequential-access detection for readahead. */
+	size_t ra_next;       /* page expected next if access is sequential */
+	size_t ra_window;     /* current readahead window, pages */
+	size_t wa_next;       /* same for write upgrades */
+	size_t wa_window;
+};
+extern struct sbma__arena sbma__A;
+
+int sbma__arena_create(void);
+void sbma__arena_destroy(void);
+static inline int sbma__in_arena(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)sbma__A.app < sbma__A.size;
+}
+static inline size_t sbma__page_of(const void *p)
+{
+	return ((uintptr_t)p - (uintptr_t)sbma__A.app) >> sbma__A.pshift;
+}
+/* Reserve npages whose first page address is a multiple of align (bytes). */
+int sbma__region_alloc_locked(size_t npages, size_t align, size_t size, size_t *first);
+/* The allocation starting exactly at page first, or NULL. */
+struct sbma__region *sbma__region_find_locked(size_t first);
+void sbma__region_remove_locked(struct sbma__region *r);
+int sbma__region_resize_locked(struct sbma__region *r, size_t npages);
+
+/* ---- vmm.c: load, evict, touch, pin, discard, replacement ---- */
+
+/* Handle a fault at addr; returns 1 if handled, 0 if not SBMA's. _async. */
+int sbma__vmm_fault_async(void *addr, int is_write);
+/* Change the application-view protection of pages [first, first+n). */
+int sbma__vmm_protect_locked(size_t first, size_t n, int prot);
+int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember);
+int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin);
+int sbma__vmm_unpin_locked(size_t first, size_t n);
+int sbma__vmm_discard_locked(size_t first, size_t n);
+/* Drop the pages of a freed allocation: no write-back, RAM and disk freed. */
+void sbma__vmm_free_locked(size_t first, size_t n);
+int64_t sbma__vmm_reacquire_locked(void);
+/* Debug builds: check every invariant of the page states and counters. */
+void sbma__vmm_audit_locked(const char *where);
+
+/* ---- stats.c ---- */
+
+extern struct sbma_stats sbma__st;
+void sbma__stats_resident_add(int64_t bytes);
+
+/* ---- init.c: start-up, the engine lock, exit ---- */
+
+enum sbma__state { SBMA_UNINIT, SBMA_STARTING, SBMA_READY, SBMA_FAILED };
+extern volatile int sbma__state;
+/* Initialise on first use; 0 when the engine is ready. */
+int sbma__ensure_ready(void);
+/* The engine lock. From threads: signals blocked while held (the previous
+ * mask is saved in *old). From the SIGSEGV handler: _async variants. */
+void sbma__lock(sigset_t *old);
+void sbma__unlock(const sigset_t *old);
+void sbma__lock_async(void);
+void sbma__unlock_async(void);
+
+/* ---- fault.c: the SIGSEGV/SIGBUS handler and its chain ---- */
+
+int sbma__fault_install(void);
+
+/* ---- libc's allocator (glibc exports it under these names) ---- */
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+
+#endif /* SBMA_INTERNAL_H */

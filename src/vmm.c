@@ -1,0 +1,597 @@
+/*
+ * vmm.c - the virtual memory manager: load, evict, touch, pin, discard, and
+ * the replacement that keeps resident memory within the budget.
+ *
+ * Invariants (checked by sbma__vmm_audit_locked in debug builds):
+ *   - PG_RW implies PG_RES; PG_DIRTY implies PG_RES; a page without
+ *     PG_ALLOC has no other bit and no pin.
+ *   - The application view's protection of a page is PROT_NONE without
+ *     PG_RES, PROT_READ with PG_RES, PROT_READ|PROT_WRITE with PG_RW.
+ *   - A resident page's data is in the memfd; a non-resident page's memfd
+ *     range is a hole. A page's data is in the store iff PG_DISK and not
+ *     PG_DIRTY, or it is a never-written page (no PG_DISK: reads as zeros).
+ *   - sbma__st.resident/dirty/pinned are the counts of such pages times the
+ *     page size; sbma__A.runs is the number of protection runs of the
+ *     application view, i.e. the number of kernel memory areas it uses.
+ *
+ * Everything here runs with the engine lock held, from API calls or from the
+ * fault handler; so nothing here allocates, uses stdio, or touches the
+ * application view (it would fault on our own lock). Data moves through the
+ * manager view only.
+ *
+ * Replacement: each page carries the clock value of its last fault (the only
+ * accesses SBMA can see). When a load would pass the budget, the oldest
+ * unpinned resident pages are evicted in one batch of at least an eighth of
+ * the budget, chosen with an age histogram, written in address order so that
+ * dirty neighbours go out as one long write.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sbma_internal.h"
+
+#define A sbma__A
+#define ST sbma__st
+
+enum { LVL_NONE = 0, LVL_READ = 1, LVL_RW = 2 };
+
+static const int lvl_prot[] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE};
+
+static inline int lvl_of(uint8_t s)
+{
+	return (s & PG_RW) ? LVL_RW : (s & PG_RES) ? LVL_READ : LVL_NONE;
+}
+
+static inline char *app_addr(size_t pg)
+{
+	return A.app + (pg << A.pshift);
+}
+
+static inline char *mgr_addr(size_t pg)
+{
+	return A.mgr + (pg << A.pshift);
+}
+
+static inline uint64_t bytes(size_t pages)
+{
+	return (uint64_t)pages << A.pshift;
+}
+
+/* Boundaries between pages of different protection at positions lo..hi
+ * (position i is between page i-1 and page i). */
+static size_t boundaries(size_t lo, size_t hi)
+{
+	size_t n = 0;
+	if (lo == 0)
+		lo = 1;
+	if (hi > A.npages - 1)
+		hi = A.npages - 1;
+	for (size_t i = lo; i <= hi; i++)
+		n += lvl_of(A.state[i - 1]) != lvl_of(A.state[i]);
+	return n;
+}
+
+/*
+ * Give pages [first, first+n) protection level lvl, in the state bytes and in
+ * the application view, and keep the run count exact. The resident counter
+ * follows PG_RES; the caller handles PG_DIRTY and the memfd contents.
+ */
+static int set_level(size_t first, size_t n, int lvl)
+{
+	size_t before = boundaries(first, first + n);
+	int rc = sbma__os_mprotect(app_addr(first), bytes(n), lvl_prot[lvl]);
+	if (rc) {
+		if (rc == -ENOMEM)
+			sbma__log("mprotect failed with ENOMEM: the process has too many memory areas "
+				  "(vm.max_map_count); lower SBMA_MAX_MAPS or raise vm.max_map_count");
+		return rc;
+	}
+	int64_t dres = 0;
+	for (size_t i = first; i < first + n; i++) {
+		uint8_t s = A.state[i];
+		dres -= !!(s & PG_RES);
+		s &= (uint8_t) ~(PG_RES | PG_RW);
+		if (lvl >= LVL_READ)
+			s |= PG_RES;
+		if (lvl == LVL_RW)
+			s |= PG_RW;
+		dres += !!(s & PG_RES);
+		A.state[i] = s;
+	}
+	A.runs = A.runs + boundaries(first, first + n) - before;
+	if (dres)
+		sbma__stats_resident_add((int64_t)bytes(1) * dres);
+	return 0;
+}
+
+static void mark_dirty(size_t first, size_t n)
+{
+	for (size_t i = first; i < first + n; i++)
+		if (!(A.state[i] & PG_DIRTY)) {
+			A.state[i] |= PG_DIRTY;
+			ST.dirty += bytes(1);
+		}
+}
+
+/* ------------------------------------------------------------------ evict */
+
+/*
+ * Evict the resident, unpinned pages of [first, first+n) that satisfy
+ * want(i) (NULL: all). Dirty pages are written in runs; then the range is
+ * punched out of the memfd. Returns bytes written or -errno; on a write error
+ * the pages not yet written stay resident (and dirty) and nothing is lost.
+ */
+static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(size_t, void *), void *arg)
+{
+	int64_t written = 0;
+	size_t end = first + n, i = first;
+	while (i < end) {
+		uint8_t s = A.state[i];
+		if (!(s & PG_RES) || A.pins[i] || (want && !want(i, arg))) {
+			i++;
+			continue;
+		}
+		size_t a = i;
+		while (i < end && (A.state[i] & PG_RES) && !A.pins[i] && (!want || want(i, arg)))
+			i++;
+		size_t b = i;
+		/* Close the application view first: from here on no thread
+		 * can change these pages while they are written out. */
+		int rc = set_level(a, b - a, LVL_NONE);
+		if (rc)
+			return rc;
+		for (size_t c = a; c < b;) {
+			if (!(A.state[c] & PG_DIRTY)) {
+				c++;
+				continue;
+			}
+			size_t d = c;
+			while (d < b && (A.state[d] & PG_DIRTY))
+				d++;
+			uint64_t t0 = sbma__os_now_ns();
+			rc = sbma__store_write_async(mgr_addr(c), bytes(c), bytes(d - c));
+			ST.io_ns += sbma__os_now_ns() - t0;
+			ST.write_calls++;
+			if (rc) {
+				sbma__log("eviction: writing %llu bytes at offset %llu of the backing file failed: %s; "
+					  "the pages stay in memory",
+					  (unsigned long long)bytes(d - c), (unsigned long long)bytes(c), strerror(-rc));
+				/* Pages [a, c) are safely out; [c, b) keep their
+				 * data in the memfd and become resident again. */
+				set_level(c, b - c, LVL_READ);
+				if (c > a)
+					sbma__os_punch(A.memfd, (off_t)bytes(a), (off_t)bytes(c - a));
+				return rc;
+			}
+			for (size_t k = c; k < d; k++)
+				A.state[k] = (uint8_t)((A.state[k] & ~PG_DIRTY) | PG_DISK);
+			ST.dirty -= bytes(d - c);
+			ST.bytes_written += bytes(d - c);
+			written += (int64_t)bytes(d - c);
+			c = d;
+		}
+		rc = sbma__os_punch(A.memfd, (off_t)bytes(a), (off_t)bytes(b - a));
+		if (rc)
+			sbma__die("cannot punch the memfd at page %zu (%zu pages): %s", a, b - a, strerror(-rc));
+		for (size_t k = a; k < b; k++)
+			A.state[k] = remember ? (uint8_t)(A.state[k] | PG_WASRES) : (uint8_t)(A.state[k] & ~PG_WASRES);
+		ST.pages_evicted += b - a;
+	}
+	return written;
+}
+
+int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember)
+{
+	ST.evictions++;
+	return evict_filtered(first, n, remember, NULL, NULL);
+}
+
+struct age_filter {
+	uint32_t min_age;
+	size_t lo, hi; /* excluded range */
+};
+
+static int old_enough(size_t i, void *arg)
+{
+	struct age_filter *f = arg;
+	return (i < f->lo || i >= f->hi) && A.clock - A.stamp[i] >= f->min_age;
+}
+
+/*
+ * Evict about `target` pages, the oldest first, never from [lo, hi).
+ * Returns pages evicted (possibly fewer: pinned memory) or -errno.
+ */
+static int64_t evict_oldest(size_t target, size_t lo, size_t hi)
+{
+	enum { NB = 256 };
+	size_t hist[NB];
+	uint32_t max_age = 0;
+	size_t candidates = 0;
+	for (size_t r = 0; r < A.nregions; r++) {
+		struct sbma__region *g = &A.regions[r];
+		for (size_t i = g->first; i < g->first + g->npages; i++) {
+			if (!(A.state[i] & PG_RES) || A.pins[i] || (i >= lo && i < hi))
+				continue;
+			uint32_t age = A.clock - A.stamp[i];
+			if (age > max_age)
+				max_age = age;
+			candidates++;
+		}
+	}
+	if (!candidates)
+		return 0;
+	uint32_t width = max_age / NB + 1;
+	memset(hist, 0, sizeof hist);
+	for (size_t r = 0; r < A.nregions; r++) {
+		struct sbma__region *g = &A.regions[r];
+		for (size_t i = g->first; i < g->first + g->npages; i++)
+			if ((A.state[i] & PG_RES) && !A.pins[i] && (i < lo || i >= hi))
+				hist[(A.clock - A.stamp[i]) / width]++;
+	}
+	size_t sum = 0;
+	int b = NB - 1;
+	for (; b > 0; b--) {
+		sum += hist[b];
+		if (sum >= target)
+			break;
+	}
+	struct age_filter f = {.min_age = (uint32_t)b * width, .lo = lo, .hi = hi};
+	size_t before = ST.pages_evicted;
+	ST.evictions++;
+	for (size_t r = 0; r < A.nregions; r++) {
+		struct sbma__region *g = &A.regions[r];
+		int64_t rc = evict_filtered(g->first, g->npages, 0, old_enough, &f);
+		if (rc < 0)
+			return rc;
+	}
+	return (int64_t)(ST.pages_evicted - before);
+}
+
+/*
+ * Make room for `need` more resident pages, evicting from outside [lo, hi).
+ * If pinned memory leaves no room, the load goes over budget (counted).
+ */
+static int make_room(size_t need, size_t lo, size_t hi)
+{
+	uint64_t budget = sbma__opt.budget;
+	if (ST.resident + bytes(need) <= budget)
+		return 0;
+	size_t target = need + (size_t)((budget / 8) >> A.pshift);
+	uint64_t over = ST.resident + bytes(need) - budget;
+	if (target < (over >> A.pshift))
+		target = (size_t)(over >> A.pshift);
+	int64_t got = evict_oldest(target, lo, hi);
+	if (got < 0)
+		return (int)got;
+	if (ST.resident + bytes(need) > budget)
+		ST.over_budget++;
+	return 0;
+}
+
+/* Too many protection runs means too many kernel memory areas: evict the
+ * oldest pages (which turns runs back into one PROT_NONE area) until well
+ * below the limit. */
+static void coarsen(size_t lo, size_t hi)
+{
+	while (A.runs > sbma__opt.max_maps) {
+		size_t goal = sbma__opt.max_maps * 3 / 4;
+		size_t res = (size_t)(ST.resident >> A.pshift);
+		size_t target = res / 4 + 1;
+		ST.coarsenings++;
+		int64_t got = evict_oldest(target, lo, hi);
+		if (got <= 0 || A.runs <= goal)
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------- load */
+
+/* Read the on-disk pages among [first, first+n) (all non-resident) into the
+ * manager view, in runs. Returns pages read or -errno. */
+static int64_t fill(size_t first, size_t n)
+{
+	size_t got = 0;
+	for (size_t c = first; c < first + n;) {
+		if (!(A.state[c] & PG_DISK)) {
+			c++;
+			continue;
+		}
+		size_t d = c;
+		while (d < first + n && (A.state[d] & PG_DISK))
+			d++;
+		uint64_t t0 = sbma__os_now_ns();
+		int rc = sbma__store_read_async(mgr_addr(c), bytes(c), bytes(d - c));
+		ST.io_ns += sbma__os_now_ns() - t0;
+		ST.read_calls++;
+		if (rc) {
+			sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
+			return rc;
+		}
+		ST.bytes_read += bytes(d - c);
+		got += d - c;
+		c = d;
+	}
+	if (got) {
+		/* The manager view's page-table entries would make the kernel
+		 * count these pages twice in RSS; the data stays in the
+		 * memfd. */
+		sbma__os_madvise(mgr_addr(first), bytes(n), MADV_DONTNEED);
+	}
+	return (int64_t)got;
+}
+
+/*
+ * Make the non-resident pages of [first, first+n) resident with level lvl
+ * (all must be allocated and non-resident). Budget room must be made by the
+ * caller. Returns pages that needed I/O, or -errno.
+ */
+static int64_t load_run(size_t first, size_t n, int lvl)
+{
+	int64_t io = fill(first, n);
+	if (io < 0)
+		return io;
+	int rc = set_level(first, n, lvl);
+	if (rc) {
+		sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
+		return rc;
+	}
+	if (lvl == LVL_RW)
+		mark_dirty(first, n);
+	for (size_t i = first; i < first + n; i++) {
+		A.stamp[i] = A.clock;
+		A.state[i] &= (uint8_t)~PG_WASRES;
+	}
+	ST.pages_loaded += n;
+	if (ST.resident > ST.peak_resident)
+		ST.peak_resident = ST.resident;
+	return io;
+}
+
+/* Apply fn to each maximal run of allocated pages in [first, first+n) that
+ * match the state mask test. */
+#define FOR_RUNS(first, n, test, body)                                        \
+	do {                                                                  \
+		size_t e_ = (first) + (n);                                    \
+		for (size_t i_ = (first); i_ < e_;) {                         \
+			uint8_t s_ = A.state[i_];                             \
+			if (!(s_ & PG_ALLOC) || !(test)) {                    \
+				i_++;                                         \
+				continue;                                     \
+			}                                                     \
+			size_t a_ = i_;                                       \
+			while (i_ < e_ && (A.state[i_] & PG_ALLOC) &&         \
+			       ((s_ = A.state[i_]), (test)))                  \
+				i_++;                                         \
+			size_t run_first = a_, run_n = i_ - a_;               \
+			body;                                                 \
+		}                                                             \
+	} while (0)
+
+int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
+{
+	A.clock++;
+	size_t need = 0;
+	for (size_t i = first; i < first + n; i++)
+		need += (A.state[i] & (PG_ALLOC | PG_RES)) == PG_ALLOC;
+	int rc = make_room(need, first, first + n);
+	if (rc)
+		return rc;
+	int64_t r = 0;
+	FOR_RUNS(first, n, !(s_ & PG_RES), {
+		r = load_run(run_first, run_n, write ? LVL_RW : LVL_READ);
+		if (r < 0)
+			return (int)r;
+	});
+	if (write)
+		FOR_RUNS(first, n, (s_ & PG_RES) && !(s_ & PG_RW), {
+			rc = set_level(run_first, run_n, LVL_RW);
+			if (rc)
+				return rc;
+			mark_dirty(run_first, run_n);
+		});
+	for (size_t i = first; i < first + n; i++) {
+		if (!(A.state[i] & PG_ALLOC))
+			continue;
+		A.stamp[i] = A.clock;
+		if (pin) {
+			if (A.pins[i] == UINT16_MAX)
+				return -EOVERFLOW;
+			if (A.pins[i]++ == 0)
+				ST.pinned += bytes(1);
+		}
+	}
+	coarsen(first, first + n);
+	return 0;
+}
+
+int sbma__vmm_unpin_locked(size_t first, size_t n)
+{
+	for (size_t i = first; i < first + n; i++)
+		if (A.pins[i] && --A.pins[i] == 0)
+			ST.pinned -= bytes(1);
+	return 0;
+}
+
+int sbma__vmm_discard_locked(size_t first, size_t n)
+{
+	FOR_RUNS(first, n, !A.pins[i_], {
+		size_t res = 0;
+		for (size_t k = run_first; k < run_first + run_n; k++)
+			res += !!(A.state[k] & PG_RES);
+		if (res) {
+			int rc = set_level(run_first, run_n, LVL_NONE);
+			if (rc)
+				return rc;
+			sbma__os_punch(A.memfd, (off_t)bytes(run_first), (off_t)bytes(run_n));
+		}
+		for (size_t k = run_first; k < run_first + run_n; k++) {
+			if (A.state[k] & PG_DIRTY)
+				ST.dirty -= bytes(1);
+			A.state[k] = PG_ALLOC;
+		}
+	});
+	return 0;
+}
+
+void sbma__vmm_free_locked(size_t first, size_t n)
+{
+	int rc = set_level(first, n, LVL_NONE);
+	if (rc)
+		sbma__die("cannot protect freed SBMA memory at %p: %s", (void *)app_addr(first), strerror(-rc));
+	sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
+	sbma__store_release(bytes(first), bytes(n));
+	for (size_t i = first; i < first + n; i++) {
+		if (A.state[i] & PG_DIRTY)
+			ST.dirty -= bytes(1);
+		if (A.pins[i])
+			ST.pinned -= bytes(1);
+		A.pins[i] = 0;
+		A.state[i] = 0;
+	}
+}
+
+int64_t sbma__vmm_reacquire_locked(void)
+{
+	if (sbma__opt.read_policy != SBMA_READ_EAGER)
+		return 0;
+	int64_t loaded = 0;
+	A.clock++;
+	for (size_t r = 0; r < A.nregions; r++) {
+		struct sbma__region *g = &A.regions[r];
+		FOR_RUNS(g->first, g->npages, (s_ & PG_WASRES) && !(s_ & PG_RES), {
+			/* Never evict to make room for a speculative reload:
+			 * load what fits, leave the rest to faults. */
+			uint64_t room = sbma__opt.budget > ST.resident ? sbma__opt.budget - ST.resident : 0;
+			size_t fit = (size_t)(room >> A.pshift);
+			if (fit < run_n)
+				run_n = fit;
+			if (run_n == 0)
+				goto out;
+			int64_t rc = load_run(run_first, run_n, LVL_READ);
+			if (rc < 0)
+				return rc;
+			loaded += (int64_t)bytes(run_n);
+		});
+	}
+out:
+	for (size_t r = 0; r < A.nregions; r++)
+		for (size_t i = A.regions[r].first; i < A.regions[r].first + A.regions[r].npages; i++)
+			A.state[i] &= (uint8_t)~PG_WASRES;
+	return loaded;
+}
+
+/* ------------------------------------------------------------------ fault */
+
+/* Consecutive allocated pages from pg matching (state & mask) == val, at most
+ * max. */
+static size_t run_from(size_t pg, size_t max, uint8_t mask, uint8_t val)
+{
+	size_t n = 0;
+	while (n < max && pg + n < A.npages && (A.state[pg + n] & (mask | PG_ALLOC)) == (val | PG_ALLOC))
+		n++;
+	return n;
+}
+
+static size_t grow_window(int sequential, size_t window, size_t max)
+{
+	if (!sequential || window == 0)
+		return 1;
+	return window * 2 > max ? max : window * 2;
+}
+
+/*
+ * The fault path. Sequential access is detected per arena (the next page
+ * expected); the readahead window doubles while it holds, up to
+ * SBMA_READAHEAD, and drops to one page on a miss, so that random access
+ * costs one small page per fault. A write fault on a readable page upgrades
+ * it, with the same doubling for sequential writers.
+ */
+int sbma__vmm_fault_async(void *addr, int is_write)
+{
+	if (!sbma__in_arena(addr))
+		return 0;
+	sbma__lock_async();
+	size_t pg = sbma__page_of(addr);
+	uint8_t s = A.state[pg];
+	if (!(s & PG_ALLOC)) {
+		sbma__unlock_async();
+		return 0;
+	}
+	size_t ra_max = sbma__opt.readahead >> A.pshift;
+	if (ra_max < 1)
+		ra_max = 1;
+	A.clock++;
+	if (s & PG_RW) {
+		/* Another thread got here first. */
+	} else if (s & PG_RES) {
+		/* Readable and faulted: a write (whatever is_write says). */
+		A.wa_window = grow_window(pg == A.wa_next, A.wa_window, ra_max);
+		size_t n = run_from(pg, A.wa_window, PG_RES | PG_RW, PG_RES);
+		int rc = set_level(pg, n, LVL_RW);
+		if (rc)
+			sbma__die("cannot make SBMA page %p writable: %s", (void *)app_addr(pg), strerror(-rc));
+		mark_dirty(pg, n);
+		for (size_t i = pg; i < pg + n; i++)
+			A.stamp[i] = A.clock;
+		A.wa_next = pg + n;
+		ST.faults_upgrade++;
+	} else {
+		A.ra_window = grow_window(pg == A.ra_next, A.ra_window, ra_max);
+		size_t n = run_from(pg, A.ra_window, PG_RES, 0);
+		int rc = make_room(n, pg, pg + n);
+		int64_t io = rc ? rc : load_run(pg, n, is_write > 0 ? LVL_RW : LVL_READ);
+		if (io < 0)
+			sbma__die("cannot load SBMA page %p (%zu pages) from the backing file: %s",
+				  (void *)app_addr(pg), n, strerror((int)-io));
+		if (is_write > 0) {
+			ST.faults_write++;
+			A.wa_next = pg + n;
+		} else {
+			ST.faults_read++;
+		}
+		ST.faults_io += io > 0;
+		ST.pages_readahead += n - 1;
+		A.ra_next = pg + n;
+		coarsen(pg, pg + n);
+	}
+#ifdef SBMA_DEBUG
+	sbma__vmm_audit_locked("fault");
+#endif
+	sbma__unlock_async();
+	return 1;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+void sbma__vmm_audit_locked(const char *where)
+{
+	uint64_t res = 0, dirty = 0, pinned = 0;
+	size_t runs = 1;
+	for (size_t i = 0; i < A.npages; i++) {
+		uint8_t s = A.state[i];
+		if (i && lvl_of(A.state[i - 1]) != lvl_of(s))
+			runs++;
+		if (!(s & PG_ALLOC)) {
+			if (s || A.pins[i])
+				sbma__die("audit (%s): free page %zu has state 0x%x pins %u", where, i, s, A.pins[i]);
+			continue;
+		}
+		if ((s & (PG_RW | PG_DIRTY)) && !(s & PG_RES))
+			sbma__die("audit (%s): page %zu (%p) is writable or dirty but not resident (0x%x)", where, i,
+				  (void *)app_addr(i), s);
+		if (A.pins[i] && !(s & PG_RES))
+			sbma__die("audit (%s): page %zu is pinned but not resident", where, i);
+		res += !!(s & PG_RES);
+		dirty += !!(s & PG_DIRTY);
+		pinned += !!A.pins[i];
+	}
+	if (bytes(res) != ST.resident || bytes(dirty) != ST.dirty || bytes(pinned) != ST.pinned || runs != A.runs)
+		sbma__die("audit (%s): counters disagree: resident %llu/%llu dirty %llu/%llu pinned %llu/%llu "
+			  "runs %zu/%zu",
+			  where, (unsigned long long)bytes(res), (unsigned long long)ST.resident,
+			  (unsigned long long)bytes(dirty), (unsigned long long)ST.dirty,
+			  (unsigned long long)bytes(pinned), (unsigned long long)ST.pinned, runs, A.runs);
+}
