@@ -68,9 +68,11 @@ static void atfork_child(void)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-static void at_exit(void)
+/* A destructor, not atexit: it must run in every process that asked for
+ * statistics, also those that never made an SBMA allocation. */
+__attribute__((destructor)) static void print_stats_at_exit(void)
 {
-	if (sbma__state == SBMA_READY && sbma__opt.print_stats)
+	if (sbma__opt.print_stats)
 		sbma_print_stats(2);
 }
 
@@ -101,7 +103,6 @@ static int start_engine_locked(void)
 	sbma__st.budget = sbma__opt.budget;
 	sbma__st.maps = 1;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	atexit(at_exit);
 	__atomic_store_n(&sbma__state, SBMA_READY, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -94,7 +94,7 @@ struct opt_desc {
 	const char *name;
 	enum opt_type type;
 	const char *def;     /* default as written in the environment; NULL: computed */
-	const char *def_doc; /* how a computed default is described */
+	const char *def_doc; /* how a computed default is described (def NULL) */
 	const char *help;
 	const char *expect;  /* syntax expected, after "expected " (NULL: from check) */
 	size_t off, width;   /* the field of struct sbma__options */
@@ -536,7 +536,7 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 	int64_t cfg_v = 0;
 	uint64_t v = 0;
 	unsigned pct = 0;
-	int rc;
+	int rc = 0;
 
 	if (cfg && d->cfg_width) {
 		if (d->type == OPT_PATH) {
@@ -684,7 +684,8 @@ void sbma__options_print(int fd)
 		format_value(d, value, sizeof value);
 		/* sbma__fdprintf handles %s and a width: nothing here needs
 		 * more, and it writes with one write(2). */
-		sbma__fdprintf(fd, "%-15s = %s   (%s)\n", d->name,
-			       d->type == OPT_PATH ? sbma__opt.dir : value, d->help);
+		sbma__fdprintf(fd, "%-15s = %s   (%s; default %s)\n", d->name,
+			       d->type == OPT_PATH ? sbma__opt.dir : value, d->help,
+			       d->def ? d->def : d->def_doc);
 	}
 }

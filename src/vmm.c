@@ -38,6 +38,10 @@
 
 enum { LVL_NONE = 0, LVL_READ = 1, LVL_RW = 2 };
 
+/* The kernel maps up to this many bytes of cached neighbours on a read
+ * fault of a file mapping (fault_around_bytes, 64 KiB by default). */
+#define FAULT_AROUND ((size_t)64 << 10)
+
 static const int lvl_prot[] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE};
 
 static inline int lvl_of(uint8_t s)
@@ -143,6 +147,14 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 		int rc = set_level(a, b - a, LVL_NONE);
 		if (rc)
 			return rc;
+		/* Writing through the manager view maps the pages there; drop
+		 * their application-view entries first, or the kernel would
+		 * count them twice in RSS while the write runs. */
+		for (size_t k = a; k < b; k++)
+			if (A.state[k] & PG_DIRTY) {
+				sbma__os_madvise(app_addr(a), bytes(b - a), MADV_DONTNEED);
+				break;
+			}
 		for (size_t c = a; c < b;) {
 			if (!(A.state[c] & PG_DIRTY)) {
 				c++;
@@ -176,6 +188,15 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 		rc = sbma__os_punch(A.memfd, (off_t)bytes(a), (off_t)bytes(b - a));
 		if (rc)
 			sbma__die("cannot punch the memfd at page %zu (%zu pages): %s", a, b - a, strerror(-rc));
+		if (written && A.psz < FAULT_AROUND) {
+			/* Reading pages through the manager view to write them
+			 * let the kernel's fault-around map their resident
+			 * neighbours in the same 64 KiB block there too; they
+			 * would count twice in RSS until evicted. */
+			uintptr_t lo = (uintptr_t)mgr_addr(a) & ~(uintptr_t)(FAULT_AROUND - 1);
+			uintptr_t hi = ((uintptr_t)mgr_addr(b) + FAULT_AROUND - 1) & ~(uintptr_t)(FAULT_AROUND - 1);
+			sbma__os_madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		}
 		for (size_t k = a; k < b; k++)
 			A.state[k] = remember ? (uint8_t)(A.state[k] | PG_WASRES) : (uint8_t)(A.state[k] & ~PG_WASRES);
 		ST.pages_evicted += b - a;

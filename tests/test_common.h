@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sbma.h"
@@ -187,6 +188,24 @@ static inline void tc_print_config(const char *prog)
 		c.read_policy == SBMA_READ_EAGER ? "eager" : "lazy");
 }
 
+static inline double tc_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Wall time of each test (CUnit's "Elapsed time" is CPU time). */
+static double tc_t0;
+static inline void tc_setup(void)
+{
+	tc_t0 = tc_now();
+}
+static inline void tc_teardown(void)
+{
+	fprintf(stderr, "  (%.1f s wall) ", tc_now() - tc_t0);
+}
+
 /*
  * Run one suite; return the process exit status: 0 if every assertion
  * passed, 1 otherwise (CUnit's basic runner alone always exits 0).
@@ -194,7 +213,7 @@ static inline void tc_print_config(const char *prog)
 static inline int tc_run(const char *suite, CU_TestInfo *tests)
 {
 	CU_SuiteInfo suites[] = {
-		{ suite, NULL, NULL, NULL, NULL, tests },
+		{ suite, NULL, NULL, tc_setup, tc_teardown, tests },
 		CU_SUITE_INFO_NULL,
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)

@@ -42,7 +42,7 @@ static void *evictor(void *arg)
 		__atomic_add_fetch(&evict_calls, 1, __ATOMIC_RELAXED);
 		if (r < 0)
 			__atomic_add_fetch(&evict_errors, 1, __ATOMIC_RELAXED);
-		usleep(2000);
+		usleep(5000);
 	}
 	return NULL;
 }
@@ -63,7 +63,7 @@ static void *worker(void *arg)
 	uint64_t rs = 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1);
 	size_t bad = 0;
 	size_t my_pages = private_pages / NT;
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < 6000; i++) {
 		uint64_t r = tc_rand(&rs);
 		if (r % 4 != 3) {
 			size_t b = tc_rand(&rs) % shared_blocks;
