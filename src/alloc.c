@@ -121,8 +121,10 @@ void sbma_free(void *ptr)
 {
 	if (!ptr)
 		return;
-	if (sbma__state != SBMA_READY) {
-		bad_pointer("free", ptr);
+	if (!sbma__in_arena(ptr)) {
+		/* malloc() hands small requests to libc, so a program that
+		 * pairs malloc with sbma_free is not wrong. */
+		__libc_free(ptr);
 		return;
 	}
 	sigset_t old;
@@ -319,6 +321,9 @@ static int touch_range(void *addr, size_t len, int access, int pin)
 	sigset_t old;
 	sbma__lock(&old);
 	rc = sbma__vmm_load_locked(first, n, (access & SBMA_ACCESS_WRITE) != 0, pin);
+#ifdef SBMA_DEBUG
+	sbma__vmm_audit_locked(pin ? "pin" : "touch");
+#endif
 	sbma__unlock(&old);
 	return rc;
 }
@@ -355,6 +360,9 @@ int sbma_discard(void *addr, size_t len)
 	sigset_t old;
 	sbma__lock(&old);
 	rc = sbma__vmm_discard_locked(first, n);
+#ifdef SBMA_DEBUG
+	sbma__vmm_audit_locked("discard");
+#endif
 	sbma__unlock(&old);
 	return rc;
 }

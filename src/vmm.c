@@ -587,28 +587,46 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 
 /* ------------------------------------------------------------------ audit */
 
+/* Walks the allocations only (free pages of the arena are all PROT_NONE
+ * and state 0 by construction, and an audit of a whole 1 TiB arena per fault
+ * would make debug builds unusable); a gap between allocations counts as one
+ * PROT_NONE page for the run count. */
 void sbma__vmm_audit_locked(const char *where)
 {
 	uint64_t res = 0, dirty = 0, pinned = 0;
-	size_t runs = 1;
-	for (size_t i = 0; i < A.npages; i++) {
-		uint8_t s = A.state[i];
-		if (i && lvl_of(A.state[i - 1]) != lvl_of(s))
-			runs++;
-		if (!(s & PG_ALLOC)) {
-			if (s || A.pins[i])
-				sbma__die("audit (%s): free page %zu has state 0x%x pins %u", where, i, s, A.pins[i]);
-			continue;
+	size_t runs = 1, next = 0;
+	int prev = lvl_of(A.state[0]); /* the first run is counted by runs = 1 */
+	for (size_t r = 0; r < A.nregions; r++) {
+		struct sbma__region *g = &A.regions[r];
+		if (g->first < next)
+			sbma__die("audit (%s): allocation at page %zu overlaps the previous one", where, g->first);
+		if (g->first > next) {
+			runs += prev != LVL_NONE;
+			prev = LVL_NONE;
 		}
-		if ((s & (PG_RW | PG_DIRTY)) && !(s & PG_RES))
-			sbma__die("audit (%s): page %zu (%p) is writable or dirty but not resident (0x%x)", where, i,
-				  (void *)app_addr(i), s);
-		if (A.pins[i] && !(s & PG_RES))
-			sbma__die("audit (%s): page %zu is pinned but not resident", where, i);
-		res += !!(s & PG_RES);
-		dirty += !!(s & PG_DIRTY);
-		pinned += !!A.pins[i];
+		for (size_t i = g->first; i < g->first + g->npages; i++) {
+			uint8_t s = A.state[i];
+			runs += lvl_of(s) != prev;
+			prev = lvl_of(s);
+			if (!(s & PG_ALLOC)) {
+				if (s || A.pins[i])
+					sbma__die("audit (%s): free page %zu has state 0x%x pins %u", where, i, s,
+						  A.pins[i]);
+				continue;
+			}
+			if ((s & (PG_RW | PG_DIRTY)) && !(s & PG_RES))
+				sbma__die("audit (%s): page %zu (%p) is writable or dirty but not resident (0x%x)",
+					  where, i, (void *)app_addr(i), s);
+			if (A.pins[i] && !(s & PG_RES))
+				sbma__die("audit (%s): page %zu is pinned but not resident", where, i);
+			res += !!(s & PG_RES);
+			dirty += !!(s & PG_DIRTY);
+			pinned += !!A.pins[i];
+		}
+		next = g->first + g->npages;
 	}
+	if (next < A.npages)
+		runs += prev != LVL_NONE;
 	if (bytes(res) != ST.resident || bytes(dirty) != ST.dirty || bytes(pinned) != ST.pinned || runs != A.runs)
 		sbma__die("audit (%s): counters disagree: resident %llu/%llu dirty %llu/%llu pinned %llu/%llu "
 			  "runs %zu/%zu",

@@ -199,6 +199,14 @@ else
 	preload_same "echo hi | cat" /bin/sh -c 'echo hi | cat'
 	preload_same "sort -S 64M" /bin/sh -c 'seq 1 1500000 | sort -S 64M -r | md5sum'
 	preload_same "prog_plain" "$PLAIN"
+	# The program's own malloc must bind to libsbma.so, not to libc.
+	env LD_DEBUG=bindings LD_PRELOAD="$LIB" "$PLAIN" >/dev/null 2>"$tmp/bind"
+	if grep "binding file $PLAIN " "$tmp/bind" | grep "libsbma" | grep -q "symbol \`malloc'"; then
+		pass "LD_PRELOAD: prog_plain's malloc binds to libsbma.so"
+	else
+		grep "binding file $PLAIN " "$tmp/bind" | grep "symbol \`malloc'" | head -1 >"$tmp/err"
+		fail "LD_PRELOAD: prog_plain's malloc does not bind to libsbma.so"
+	fi
 	env LD_PRELOAD="$LIB" SBMA_STATS=1 "$PLAIN" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -eq 0 ] && grep -qx ok "$tmp/out" && grep -qi written "$tmp/err"; then

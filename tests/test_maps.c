@@ -24,7 +24,7 @@ static void test_random_pages(void)
 	const size_t region = 2048 * MiB;
 	const size_t pg = 4096;
 	const size_t npages = region / pg;
-	const int writes = 120000;
+	const int writes = 60000;
 	long max_map_count = tc_read_long("/proc/sys/vm/max_map_count", 65530);
 	const char *mm = getenv("SBMA_MAX_MAPS");
 	long sbma_max = mm ? atol(mm) : 0;
@@ -61,7 +61,7 @@ static void test_random_pages(void)
 			long n = tc_count_maps();
 			if (n > peak)
 				peak = n;
-			if (i % 50000 == 0)
+			if (i % 20000 == 0)
 				CU_ASSERT(sbma_evict_all() >= 0);
 		}
 	}
