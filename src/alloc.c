@@ -285,17 +285,44 @@ int64_t sbma_evict_all(void)
 	return total;
 }
 
-int64_t sbma_evict(void *addr, size_t len)
+/* What the range calls do under the lock, once the range is resolved to
+ * pages. */
+enum range_op { OP_EVICT, OP_TOUCH_READ, OP_TOUCH_WRITE, OP_UNPIN, OP_DISCARD };
+
+static int64_t on_range(void *addr, size_t len, enum range_op op, int pin)
 {
 	size_t first, n;
-	int rc = range_pages(addr, len, 0, &first, &n);
+	int rc = range_pages(addr, len, op == OP_DISCARD, &first, &n);
 	if (rc)
-		return rc;
+		return rc > 0 ? 0 : rc; /* discard of less than a page: nothing */
 	sigset_t old;
 	sbma__lock(&old);
-	int64_t w = sbma__vmm_evict_locked(first, n, 0);
+	int64_t r;
+	switch (op) {
+	case OP_EVICT:
+		r = sbma__vmm_evict_locked(first, n, 0);
+		break;
+	case OP_TOUCH_READ:
+	case OP_TOUCH_WRITE:
+		r = sbma__vmm_load_locked(first, n, op == OP_TOUCH_WRITE, pin);
+		break;
+	case OP_UNPIN:
+		r = sbma__vmm_unpin_locked(first, n);
+		break;
+	default:
+		r = sbma__vmm_discard_locked(first, n);
+		break;
+	}
+#ifdef SBMA_DEBUG
+	sbma__vmm_audit_locked("range operation");
+#endif
 	sbma__unlock(&old);
-	return w;
+	return r;
+}
+
+int64_t sbma_evict(void *addr, size_t len)
+{
+	return on_range(addr, len, OP_EVICT, 0);
 }
 
 int64_t sbma_reacquire(void)
@@ -314,18 +341,7 @@ static int touch_range(void *addr, size_t len, int access, int pin)
 	if (access != SBMA_ACCESS_READ && access != SBMA_ACCESS_WRITE &&
 	    access != (SBMA_ACCESS_READ | SBMA_ACCESS_WRITE))
 		return -EINVAL;
-	size_t first, n;
-	int rc = range_pages(addr, len, 0, &first, &n);
-	if (rc)
-		return rc;
-	sigset_t old;
-	sbma__lock(&old);
-	rc = sbma__vmm_load_locked(first, n, (access & SBMA_ACCESS_WRITE) != 0, pin);
-#ifdef SBMA_DEBUG
-	sbma__vmm_audit_locked(pin ? "pin" : "touch");
-#endif
-	sbma__unlock(&old);
-	return rc;
+	return (int)on_range(addr, len, (access & SBMA_ACCESS_WRITE) ? OP_TOUCH_WRITE : OP_TOUCH_READ, pin);
 }
 
 int sbma_touch(void *addr, size_t len, int access)
@@ -340,29 +356,10 @@ int sbma_pin(void *addr, size_t len, int access)
 
 int sbma_unpin(void *addr, size_t len)
 {
-	size_t first, n;
-	int rc = range_pages(addr, len, 0, &first, &n);
-	if (rc)
-		return rc;
-	sigset_t old;
-	sbma__lock(&old);
-	rc = sbma__vmm_unpin_locked(first, n);
-	sbma__unlock(&old);
-	return rc;
+	return (int)on_range(addr, len, OP_UNPIN, 0);
 }
 
 int sbma_discard(void *addr, size_t len)
 {
-	size_t first, n;
-	int rc = range_pages(addr, len, 1, &first, &n);
-	if (rc)
-		return rc > 0 ? 0 : rc;
-	sigset_t old;
-	sbma__lock(&old);
-	rc = sbma__vmm_discard_locked(first, n);
-#ifdef SBMA_DEBUG
-	sbma__vmm_audit_locked("discard");
-#endif
-	sbma__unlock(&old);
-	return rc;
+	return (int)on_range(addr, len, OP_DISCARD, 0);
 }

@@ -54,24 +54,19 @@ int sbma__os_munmap(void *addr, size_t len)
 
 /* A short transfer is not an error: it is continued until done, so that a
  * signal or a partial device write can never silently lose data. A
- * zero-byte read before the end means the file is shorter than the caller
- * believes, which is corruption of our own bookkeeping: -EIO. */
-int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off)
+ * zero-byte transfer before the end means the file is shorter than the
+ * caller believes, which is corruption of our own bookkeeping: -EIO. */
+static int transfer_full(int fd, char *p, size_t len, off_t off, int write)
 {
 	int saved = errno;
-	char *p = buf;
 	while (len > 0) {
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int rc = -errno;
+		ssize_t n = write ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int rc = n < 0 ? -errno : -EIO;
 			errno = saved;
 			return rc;
-		}
-		if (n == 0) {
-			errno = saved;
-			return -EIO;
 		}
 		p += n;
 		off += n;
@@ -81,29 +76,14 @@ int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	return transfer_full(fd, buf, len, off, 0);
+}
+
 int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-	int saved = errno;
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int rc = -errno;
-			errno = saved;
-			return rc;
-		}
-		if (n == 0) {
-			errno = saved;
-			return -EIO;
-		}
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	errno = saved;
-	return 0;
+	return transfer_full(fd, (char *)buf, len, off, 1);
 }
 
 int sbma__os_punch(int fd, off_t off, off_t len)

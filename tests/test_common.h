@@ -216,6 +216,10 @@ static inline int tc_run(const char *suite, CU_TestInfo *tests)
 		{ suite, NULL, NULL, tc_setup, tc_teardown, tests },
 		CU_SUITE_INFO_NULL,
 	};
+	/* A hang (say, a fault that never resolves) must fail the test rather
+	 * than stall make check: SIGALRM's default action ends the process. */
+	const char *limit = getenv("SBMA_TEST_TIMEOUT");
+	alarm(limit ? (unsigned)atoi(limit) : 300);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	if (CU_register_suites(suites) != CUE_SUCCESS) {

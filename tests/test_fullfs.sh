@@ -40,6 +40,8 @@ trap 'exit 1' INT TERM HUP
 
 fails=0
 ran=0
+TIMEOUT=
+command -v timeout >/dev/null && TIMEOUT="timeout -s KILL 120"
 
 # check_fs DIR SIZE_MIB LABEL [ENV...]
 check_fs() {
@@ -48,7 +50,7 @@ check_fs() {
 	label=$3
 	shift 3
 	ran=$((ran + 1))
-	env SBMA_DIR="$dir" SBMA_BUDGET=16M "$@" "$PROG" >"$tmp/out" 2>"$tmp/err"
+	env SBMA_DIR="$dir" SBMA_BUDGET=16M "$@" $TIMEOUT "$PROG" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	blocks=$(sed -n 's/^blocks //p' "$tmp/out")
 	if [ $rc -ne 0 ]; then

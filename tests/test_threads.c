@@ -63,7 +63,7 @@ static void *worker(void *arg)
 	uint64_t rs = 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1);
 	size_t bad = 0;
 	size_t my_pages = private_pages / NT;
-	for (int i = 0; i < 6000; i++) {
+	for (int i = 0; i < 3000; i++) {
 		uint64_t r = tc_rand(&rs);
 		if (r % 4 != 3) {
 			size_t b = tc_rand(&rs) % shared_blocks;
@@ -209,7 +209,11 @@ static void *allocator(void *arg)
 		if (l->p) {
 			bad += check_live(l);
 			if (tc_rand(&rs) & 1) {
-				sbma_free(l->p);
+				/* sbma_free only takes SBMA memory; free takes both. */
+				if (sbma_owns(l->p) && (tc_rand(&rs) & 1))
+					sbma_free(l->p);
+				else
+					free(l->p);
 			} else {
 				/* realloc: grow or shrink, the checked words must follow */
 				size_t n2 = 8 * (1 + tc_rand(&rs) % (4 * MiB / 8));
