@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 	printf("ooc_demo: %s (%zu bad elements, %" PRIu64 " of %zu increments found) in %.2f s\n",
 	       pass ? "PASS" : "FAIL", bad, extra, updates, t1 - t0);
 	free(a);
+	fflush(stdout); /* the statistics are written straight to the fd */
 	sbma_print_stats(1);
 	return pass ? 0 : 1;
 }
