@@ -116,9 +116,9 @@ SBMA_API int sbma_get_config(struct sbma_config *cfg);
  * Allocation. These always allocate SBMA memory, whatever the size (malloc
  * only does for sizes of at least SBMA_MIN_ALLOC). Memory is aligned to at
  * least the OS page. A full backing directory gives NULL with errno ENOMEM.
+ * sbma_free() also takes any pointer that malloc() returned (malloc hands
+ * small requests to libc); sbma_realloc() takes NULL or an SBMA pointer.
  */
-/* sbma_free() also takes any pointer that malloc() returned (malloc hands
- * small requests to libc). sbma_realloc() takes NULL or an SBMA pointer. */
 SBMA_API void *sbma_malloc(size_t size);
 SBMA_API void *sbma_calloc(size_t nmemb, size_t size);
 SBMA_API void *sbma_realloc(void *ptr, size_t size);

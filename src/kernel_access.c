@@ -31,11 +31,16 @@
 	if (SBMA_UNLIKELY(!real_##name))                                      \
 		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
 
+/* Whether [buf, buf+len) has SBMA memory in it (the arena is one range, so
+ * checking both ends suffices for any buffer smaller than it). */
+static inline int in_sbma(const void *buf, size_t len)
+{
+	return len && (sbma__in_arena(buf) || sbma__in_arena((const char *)buf + len - 1));
+}
+
 static inline int pin(const void *buf, size_t len, int access)
 {
-	if (SBMA_LIKELY(!sbma__in_arena(buf) && !sbma__in_arena((const char *)buf + len - 1)) || len == 0)
-		return 0;
-	return sbma_pin((void *)buf, len, access) == 0;
+	return in_sbma(buf, len) && sbma_pin((void *)buf, len, access) == 0;
 }
 
 static inline void unpin(int pinned, const void *buf, size_t len)
@@ -47,6 +52,27 @@ static inline void unpin(int pinned, const void *buf, size_t len)
 	}
 }
 
+/* stdio's size * nmemb; 0 (nothing pinned) if it overflows, which libc then
+ * rejects itself. */
+static inline size_t items(size_t size, size_t nmemb)
+{
+	size_t len;
+	return __builtin_mul_overflow(size, nmemb, &len) ? 0 : len;
+}
+
+/* Call the next definition of `name` with buf[0..len) pinned for `access`. */
+#define PINNED_CALL(name, access, buf, len, ...)                              \
+	({                                                                    \
+		REAL(name);                                                   \
+		int pinned_ = pin(buf, len, access);                          \
+		__typeof__(real_##name(__VA_ARGS__)) ret_ = real_##name(__VA_ARGS__); \
+		unpin(pinned_, buf, len);                                     \
+		ret_;                                                         \
+	})
+
+#define R SBMA_ACCESS_READ  /* the kernel reads the buffer */
+#define W SBMA_ACCESS_WRITE /* the kernel writes it */
+
 static int pin_iov(const struct iovec *iov, int n, int access)
 {
 	int any = 0;
@@ -57,53 +83,34 @@ static int pin_iov(const struct iovec *iov, int n, int access)
 
 static void unpin_iov(int pinned, const struct iovec *iov, int n)
 {
-	if (!pinned)
-		return;
-	for (int i = 0; i < n; i++)
-		if (sbma__in_arena(iov[i].iov_base) && iov[i].iov_len)
-			unpin(1, iov[i].iov_base, iov[i].iov_len);
+	for (int i = 0; pinned && i < n; i++)
+		unpin(in_sbma(iov[i].iov_base, iov[i].iov_len), iov[i].iov_base, iov[i].iov_len);
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-	REAL(read);
-	int p = pin(buf, count, SBMA_ACCESS_WRITE);
-	ssize_t n = real_read(fd, buf, count);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(read, W, buf, count, fd, buf, count);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
-	REAL(write);
-	int p = pin(buf, count, SBMA_ACCESS_READ);
-	ssize_t n = real_write(fd, buf, count);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(write, R, buf, count, fd, buf, count);
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off)
 {
-	REAL(pread);
-	int p = pin(buf, count, SBMA_ACCESS_WRITE);
-	ssize_t n = real_pread(fd, buf, count, off);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(pread, W, buf, count, fd, buf, count, off);
 }
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
 {
-	REAL(pwrite);
-	int p = pin(buf, count, SBMA_ACCESS_READ);
-	ssize_t n = real_pwrite(fd, buf, count, off);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(pwrite, R, buf, count, fd, buf, count, off);
 }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	REAL(readv);
-	int p = pin_iov(iov, iovcnt, SBMA_ACCESS_WRITE);
+	int p = pin_iov(iov, iovcnt, W);
 	ssize_t n = real_readv(fd, iov, iovcnt);
 	unpin_iov(p, iov, iovcnt);
 	return n;
@@ -112,54 +119,34 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	REAL(writev);
-	int p = pin_iov(iov, iovcnt, SBMA_ACCESS_READ);
+	int p = pin_iov(iov, iovcnt, R);
 	ssize_t n = real_writev(fd, iov, iovcnt);
 	unpin_iov(p, iov, iovcnt);
 	return n;
 }
 
 /* stdio reads and writes through libc-internal calls that no wrapper sees. */
+#undef fread_unlocked
+#undef fwrite_unlocked
+
 EXPORT size_t fread(void *ptr, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(fread);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_WRITE);
-	size_t n = real_fread(ptr, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(fread, W, ptr, items(size, nmemb), ptr, size, nmemb, stream);
 }
 
 EXPORT size_t fwrite(const void *ptr, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(fwrite);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_READ);
-	size_t n = real_fwrite(ptr, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(fwrite, R, ptr, items(size, nmemb), ptr, size, nmemb, stream);
 }
-
-#undef fread_unlocked
-#undef fwrite_unlocked
 
 EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(fread_unlocked);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_WRITE);
-	size_t n = real_fread_unlocked(ptr, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(fread_unlocked, W, ptr, items(size, nmemb), ptr, size, nmemb, stream);
 }
 
 EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(fwrite_unlocked);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_READ);
-	size_t n = real_fwrite_unlocked(ptr, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(fwrite_unlocked, R, ptr, items(size, nmemb), ptr, size, nmemb, stream);
 }
 
 /* _FORTIFY_SOURCE builds (most distribution binaries) call these instead. */
@@ -170,38 +157,20 @@ size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb,
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
 {
-	REAL(__read_chk);
-	int p = pin(buf, count, SBMA_ACCESS_WRITE);
-	ssize_t n = real___read_chk(fd, buf, count, buflen);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(__read_chk, W, buf, count, fd, buf, count, buflen);
 }
 
 EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off, size_t buflen)
 {
-	REAL(__pread_chk);
-	int p = pin(buf, count, SBMA_ACCESS_WRITE);
-	ssize_t n = real___pread_chk(fd, buf, count, off, buflen);
-	unpin(p, buf, count);
-	return n;
+	return PINNED_CALL(__pread_chk, W, buf, count, fd, buf, count, off, buflen);
 }
 
 EXPORT size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(__fread_chk);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_WRITE);
-	size_t n = real___fread_chk(ptr, ptrlen, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(__fread_chk, W, ptr, items(size, nmemb), ptr, ptrlen, size, nmemb, stream);
 }
 
 EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream)
 {
-	REAL(__fread_unlocked_chk);
-	size_t len;
-	int p = __builtin_mul_overflow(size, nmemb, &len) ? 0 : pin(ptr, len, SBMA_ACCESS_WRITE);
-	size_t n = real___fread_unlocked_chk(ptr, ptrlen, size, nmemb, stream);
-	unpin(p, ptr, len);
-	return n;
+	return PINNED_CALL(__fread_unlocked_chk, W, ptr, items(size, nmemb), ptr, ptrlen, size, nmemb, stream);
 }

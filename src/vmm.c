@@ -111,6 +111,15 @@ static int set_level(size_t first, size_t n, int lvl)
 	return 0;
 }
 
+/* Whether any page of [a, b) has a bit of mask. */
+static int any_page_has(size_t a, size_t b, uint8_t mask)
+{
+	for (size_t k = a; k < b; k++)
+		if (A.state[k] & mask)
+			return 1;
+	return 0;
+}
+
 static void mark_dirty(size_t first, size_t n)
 {
 	for (size_t i = first; i < first + n; i++)
@@ -150,11 +159,8 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 		/* Writing through the manager view maps the pages there; drop
 		 * their application-view entries first, or the kernel would
 		 * count them twice in RSS while the write runs. */
-		for (size_t k = a; k < b; k++)
-			if (A.state[k] & PG_DIRTY) {
-				sbma__os_madvise(app_addr(a), bytes(b - a), MADV_DONTNEED);
-				break;
-			}
+		if (any_page_has(a, b, PG_DIRTY))
+			sbma__os_madvise(app_addr(a), bytes(b - a), MADV_DONTNEED);
 		for (size_t c = a; c < b;) {
 			if (!(A.state[c] & PG_DIRTY)) {
 				c++;
