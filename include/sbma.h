@@ -96,6 +96,10 @@ struct sbma_stats {
 	uint64_t budget;          /* the budget in force */
 	uint64_t maps;            /* protection runs (kernel memory areas) now */
 	uint64_t coarsenings;     /* evictions forced by the memory-area limit */
+	uint64_t blocked_ns;      /* time spent in blocking calls (PMPI layer) */
+	uint64_t wait_ns;         /* time spent waiting for node budget */
+	uint64_t node_waits;      /* times this process waited for node budget */
+	uint64_t releases;        /* release requests answered while blocked */
 };
 
 /*
@@ -168,6 +172,16 @@ SBMA_API int sbma_unpin(void *addr, size_t len);
  * Partial pages at either end are left alone. Pinned pages are left alone.
  */
 SBMA_API int sbma_discard(void *addr, size_t len);
+
+/*
+ * The PMPI layer (libsbma-pmpi) releases memory around blocking MPI calls.
+ * sbma_pmpi_disable() turns that off for a phase (pages stay resident
+ * across blocking calls), sbma_pmpi_enable() turns it back on; MPI_Pcontrol(0)
+ * and MPI_Pcontrol(1) do the same. Both return the previous state (1 on).
+ * Without libsbma-pmpi they only set the flag.
+ */
+SBMA_API int sbma_pmpi_enable(void);
+SBMA_API int sbma_pmpi_disable(void);
 
 /* Fill *st with the counters. Returns 0 or -EINVAL for a NULL pointer. */
 SBMA_API int sbma_stats(struct sbma_stats *st);

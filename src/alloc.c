@@ -267,17 +267,7 @@ int64_t sbma_evict_all(void)
 		return 0;
 	sigset_t old;
 	sbma__lock(&old);
-	sbma__st.evictions++;
-	int64_t total = 0;
-	for (size_t r = 0; r < A.nregions; r++) {
-		int64_t w = sbma__vmm_evict_locked(A.regions[r].first, A.regions[r].npages, 1);
-		if (w < 0) {
-			total = w;
-			break;
-		}
-		total += w;
-	}
-	A.ra_next = A.wa_next = SIZE_MAX;
+	int64_t total = sbma__vmm_evict_all_locked(1);
 #ifdef SBMA_DEBUG
 	sbma__vmm_audit_locked("evict_all");
 #endif

@@ -102,6 +102,12 @@ static int start_engine_locked(void)
 	}
 	sbma__st.budget = sbma__opt.budget;
 	sbma__st.maps = 1;
+	/* A job shares one node budget: join its segment now. A refused
+	 * segment (another owner, corrupt) stops the process, with the
+	 * reason printed: running on a private budget would silently
+	 * oversubscribe the node. */
+	if (sbma__node_join_locked() < 0)
+		exit(EXIT_FAILURE);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	__atomic_store_n(&sbma__state, SBMA_READY, __ATOMIC_RELEASE);
 	return 0;

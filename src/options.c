@@ -70,6 +70,7 @@ enum opt_type {
 	OPT_BOOL,     /* 0/1 yes/no true/false on/off */
 	OPT_PATH,     /* a directory */
 	OPT_COUNT,    /* a plain decimal number */
+	OPT_NAME,     /* a short name: letters, digits, '.', '_', '-' */
 };
 
 /* Words of an enum (and of a bool). The first word listed for a value is
@@ -116,6 +117,9 @@ static const struct opt_word bool_words[] = {
 static const struct opt_word read_words[] = {
 	{ "lazy", SBMA_READ_LAZY }, { "eager", SBMA_READ_EAGER }, { NULL, 0 },
 };
+static const struct opt_word evict_words[] = {
+	{ "lazy", SBMA__EVICT_LAZY }, { "eager", SBMA__EVICT_EAGER }, { NULL, 0 },
+};
 static const struct opt_word direct_words[] = {
 	{ "auto", -1 },
 	{ "on", 1 }, { "1", 1 }, { "yes", 1 }, { "true", 1 },
@@ -129,6 +133,7 @@ static int check_min_alloc(uint64_t *v, int from_default, char *why, size_t n);
 static int check_readahead(uint64_t *v, int from_default, char *why, size_t n);
 static int check_arena(uint64_t *v, int from_default, char *why, size_t n);
 static int check_max_maps(uint64_t *v, int from_default, char *why, size_t n);
+static int check_node_timeout(uint64_t *v, int from_default, char *why, size_t n);
 
 /* The table. Order matters: see the file header. */
 static const struct opt_desc opts[] = {
@@ -159,6 +164,15 @@ static const struct opt_desc opts[] = {
 	{ "SBMA_MAX_MAPS", OPT_COUNT, NULL, "half of vm.max_map_count",
 	  "protection runs allowed before SBMA coarsens them",
 	  NULL, FIELD(max_maps), NO_CFG, NULL, check_max_maps },
+	{ "SBMA_JOB", OPT_NAME, NULL, "the launcher's job (Open MPI, PMIx, Slurm), else none",
+	  "processes with the same job name share one node budget ('none': a private budget)",
+	  "a name of 1-64 letters, digits, '.', '_' or '-'", FIELD(job), NO_CFG, NULL, NULL },
+	{ "SBMA_EVICT", OPT_ENUM, "lazy", NULL,
+	  "in a blocking MPI call: eager (release all memory) or lazy (when asked)",
+	  "lazy or eager", FIELD(evict_policy), NO_CFG, evict_words, NULL },
+	{ "SBMA_NODE_TIMEOUT", OPT_COUNT, "10", NULL,
+	  "seconds to wait for node budget before loading over budget",
+	  NULL, FIELD(node_timeout), NO_CFG, NULL, check_node_timeout },
 	{ "SBMA_VERBOSE", OPT_BOOL, "0", NULL,
 	  "print the settings at start-up",
 	  "0 or 1 (also yes/no, true/false, on/off)", FIELD(verbose), CFG(verbose), bool_words, NULL },
@@ -367,6 +381,14 @@ static int check_arena(uint64_t *v, int from_default, char *why, size_t n)
 	return 0;
 }
 
+static int check_node_timeout(uint64_t *v, int from_default, char *why, size_t n)
+{
+	/* Long enough for a blocked process to write its memory out, short
+	 * enough that a hung peer costs minutes, not the job. */
+	snprintf(why, n, "a number of seconds from 1 to 86400");
+	return *v >= 1 && *v <= 86400 ? 0 : -EINVAL;
+}
+
 static int check_max_maps(uint64_t *v, int from_default, char *why, size_t n)
 {
 	/* The kernel refuses an mprotect that would split the address space
@@ -471,6 +493,8 @@ static int bad(const struct opt_desc *d, enum opt_from from, const char *text, c
 static const char *computed_default(const struct opt_desc *d, char *buf, size_t n,
 				    enum opt_from *from)
 {
+	if (d->type == OPT_NAME)
+		return "";
 	if (d->type == OPT_PATH) {
 		const char *t = sbma_getenv("TMPDIR");
 		if (t && *t) {
@@ -523,6 +547,20 @@ static int check_dir(const char *path, char *why, size_t n)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A job name becomes part of a file name in /dev/shm: keep it to a safe
+ * alphabet, and short. */
+static int valid_name(const char *s, size_t max)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return n >= 1 && n <= max && s[0] != '.';
 }
 
 /* Resolve, check and store one row. */
@@ -618,6 +656,15 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 			return bad(d, from, text, why);
 		snprintf(sbma__opt.dir, sizeof sbma__opt.dir, "%s", text);
 		return 0;
+
+	case OPT_NAME:
+		/* Unset: stays empty (the caller's default applies). */
+		if (from == FROM_DEFAULT)
+			return 0;
+		if (!valid_name(text, 64))
+			return bad(d, from, text, d->expect);
+		snprintf(sbma__opt.job, sizeof sbma__opt.job, "%s", text);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -671,6 +718,9 @@ static void format_value(const struct opt_desc *d, char *buf, size_t n)
 	case OPT_PATH:
 		/* Printed straight from sbma__opt.dir: see the caller. */
 		buf[0] = '\0';
+		return;
+	case OPT_NAME:
+		snprintf(buf, n, "%s", sbma__opt.job[0] ? sbma__opt.job : "(unset)");
 		return;
 	}
 }

@@ -66,7 +66,11 @@ struct sbma__options {
 	int print_stats;
 	int check;            /* SBMA_CHECK: diagnose bad frees */
 	size_t max_maps;      /* protection runs allowed before coarsening */
+	char job[72];         /* SBMA_JOB: node segment name ("" unset) */
+	int evict_policy;     /* SBMA__EVICT_*: in blocking calls */
+	unsigned node_timeout; /* seconds to wait for node budget */
 };
+enum { SBMA__EVICT_LAZY = 0, SBMA__EVICT_EAGER = 1 };
 extern struct sbma__options sbma__opt;
 
 /*
@@ -183,6 +187,13 @@ int sbma__vmm_discard_locked(size_t first, size_t n);
 /* Drop the pages of a freed allocation: no write-back, RAM and disk freed. */
 void sbma__vmm_free_locked(size_t first, size_t n);
 int64_t sbma__vmm_reacquire_locked(void);
+/* Evict every unpinned page of every allocation (remember: mark them for
+ * an eager reacquire). Returns bytes written or -errno. */
+int64_t sbma__vmm_evict_all_locked(int remember);
+/* Evict about `pages` of the oldest unpinned pages. Returns pages evicted. */
+int64_t sbma__vmm_evict_oldest_locked(size_t pages, int remember);
+/* Bytes of pages marked for an eager reacquire that are not resident. */
+uint64_t sbma__vmm_reacquire_want_locked(void);
 /* Debug builds: check every invariant of the page states and counters. */
 void sbma__vmm_audit_locked(const char *where);
 
@@ -207,6 +218,68 @@ void sbma__unlock_async(void);
 /* ---- fault.c: the SIGSEGV/SIGBUS handler and its chain ---- */
 
 int sbma__fault_install(void);
+/* Make sure SBMA's handler is still the one the kernel calls (a library
+ * such as MPI may have installed its own without going through sigaction
+ * interposition); any handler found in its place is chained behind SBMA's.
+ * Called by the PMPI layer after MPI_Init. Returns 0 or -errno. */
+int sbma__fault_recheck(void);
+
+/* ---- node.c: the budget shared by the processes of a job on a node ---- */
+
+/* Join (or create) the segment of job name `job` (NULL: detect from
+ * SBMA_JOB or the launcher's environment; no job: stay private). Callable
+ * before or after the engine started; the resident memory is charged at
+ * once. Returns 1 joined, 0 private (no job), -errno on a refused segment
+ * (the message is printed). */
+int sbma__node_join(const char *job);
+/* Whether this process shares a node segment. */
+int sbma__node_active(void);
+/* The job name detected from SBMA_JOB or the launcher, or NULL. */
+const char *sbma__node_detect_job(void);
+/* At engine start (init lock held, engine not yet running): join the
+ * detected job's segment if there is one. Same returns as sbma__node_join. */
+int sbma__node_join_locked(void);
+/* The budget in force: the node's when joined, else SBMA_BUDGET. */
+uint64_t sbma__node_budget(void);
+/*
+ * Charge `bytes` to the node before loading them (engine lock held; may run
+ * in the fault handler). If the node is short it asks blocked processes to
+ * release, calls evict_own(shortfall, arg) (which evicts this process's
+ * coldest pages and returns the bytes it evicted; NULL: never) and waits
+ * asleep, first come first served, up to SBMA_NODE_TIMEOUT; then it charges
+ * anyway (over budget, counted) or, with `partial`, only what is free.
+ * Always returns 0: a process is never refused memory it already owns.
+ */
+int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void *), void *arg, int partial);
+/* Bytes charged but not resident (room for loads without charging). */
+uint64_t sbma__node_room_locked(void);
+/* Give back the charge beyond what is resident; publish the statistics. */
+void sbma__node_sync_locked(void);
+/* Blocked (1) or running (0), as others see this process. */
+void sbma__node_set_state(int blocked);
+/* Whether another process asked this one to release memory (no lock). */
+int sbma__node_release_pending(void);
+/* The bytes asked for (and clear the request). */
+uint64_t sbma__node_take_release_locked(void);
+/* In a forked child: take a slot of its own, charge what it holds. */
+int sbma__node_fork_child(void);
+
+/* ---- block.c: a process entering, waiting in and leaving a blocking call ---- */
+
+/* The process is about to block (an MPI wait): it becomes "blocked" in the
+ * node segment and, with SBMA_EVICT=eager, writes back and drops all its
+ * unpinned pages first. Nests: only the outermost pair acts. */
+void sbma__block_enter(void);
+/* While blocked: answer the node's release requests (evicting), cheap when
+ * there are none. Returns 1 if it released memory, else 0. Call it from
+ * the wait loop between tests, never from a signal handler. */
+int sbma__block_poll(void);
+/* Leaving the blocking call: wait for admission if the node is short, bring
+ * evicted pages back by the read policy, become "running". */
+void sbma__block_leave(void);
+/* MPI_Pcontrol(0)/(1) and sbma_pmpi_disable/enable: while off, enter/leave
+ * only mark the state and never evict. */
+extern volatile int sbma__block_evict_enabled;
 
 /* ---- libc's allocator (glibc exports it under these names) ---- */
 

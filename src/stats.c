@@ -31,9 +31,9 @@ int sbma_stats(struct sbma_stats *st)
 	}
 	sigset_t old;
 	sbma__lock(&old);
-	sbma__st.charged = sbma__st.resident;
+	sbma__st.charged = sbma__st.resident + sbma__node_room_locked();
 	sbma__st.maps = sbma__A.runs;
-	sbma__st.budget = sbma__opt.budget;
+	sbma__st.budget = sbma__node_budget();
 	*st = sbma__st;
 	sbma__unlock(&old);
 	return 0;

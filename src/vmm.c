@@ -213,7 +213,26 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember)
 {
 	ST.evictions++;
-	return evict_filtered(first, n, remember, NULL, NULL);
+	int64_t rc = evict_filtered(first, n, remember, NULL, NULL);
+	sbma__node_sync_locked();
+	return rc;
+}
+
+int64_t sbma__vmm_evict_all_locked(int remember)
+{
+	ST.evictions++;
+	int64_t total = 0;
+	for (size_t r = 0; r < A.nregions; r++) {
+		int64_t w = evict_filtered(A.regions[r].first, A.regions[r].npages, remember, NULL, NULL);
+		if (w < 0) {
+			total = w;
+			break;
+		}
+		total += w;
+	}
+	A.ra_next = A.wa_next = SIZE_MAX;
+	sbma__node_sync_locked();
+	return total;
 }
 
 struct age_filter {
@@ -231,7 +250,7 @@ static int old_enough(size_t i, void *arg)
  * Evict about `target` pages, the oldest first, never from [lo, hi).
  * Returns pages evicted (possibly fewer: pinned memory) or -errno.
  */
-static int64_t evict_oldest(size_t target, size_t lo, size_t hi)
+static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 {
 	enum { NB = 256 };
 	size_t hist[NB];
@@ -270,11 +289,34 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi)
 	ST.evictions++;
 	for (size_t r = 0; r < A.nregions; r++) {
 		struct sbma__region *g = &A.regions[r];
-		int64_t rc = evict_filtered(g->first, g->npages, 0, old_enough, &f);
-		if (rc < 0)
+		int64_t rc = evict_filtered(g->first, g->npages, remember, old_enough, &f);
+		if (rc < 0) {
+			sbma__node_sync_locked();
 			return rc;
+		}
 	}
+	sbma__node_sync_locked();
 	return (int64_t)(ST.pages_evicted - before);
+}
+
+int64_t sbma__vmm_evict_oldest_locked(size_t pages, int remember)
+{
+	return evict_oldest(pages, 0, 0, remember);
+}
+
+struct own_range {
+	size_t lo, hi;
+};
+
+/* The node is full and nobody blocked can release: evict this process's
+ * own coldest pages, in a batch (an eighth of what it holds) so that the
+ * next loads find room. */
+static int64_t evict_own(uint64_t shortfall, void *arg)
+{
+	struct own_range *o = arg;
+	size_t target = (size_t)((shortfall + bytes(1) - 1) >> A.pshift) + (size_t)((ST.resident / 8) >> A.pshift);
+	int64_t got = evict_oldest(target, o->lo, o->hi, 0);
+	return got < 0 ? got : (int64_t)bytes((size_t)got);
 }
 
 /*
@@ -283,6 +325,13 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi)
  */
 static int make_room(size_t need, size_t lo, size_t hi)
 {
+	if (sbma__node_active()) {
+		uint64_t room = sbma__node_room_locked();
+		if (room >= bytes(need))
+			return 0;
+		struct own_range o = {lo, hi};
+		return sbma__node_charge_locked(bytes(need) - room, evict_own, &o, 0);
+	}
 	uint64_t budget = sbma__opt.budget;
 	if (ST.resident + bytes(need) <= budget)
 		return 0;
@@ -290,7 +339,7 @@ static int make_room(size_t need, size_t lo, size_t hi)
 	uint64_t over = ST.resident + bytes(need) - budget;
 	if (target < (over >> A.pshift))
 		target = (size_t)(over >> A.pshift);
-	int64_t got = evict_oldest(target, lo, hi);
+	int64_t got = evict_oldest(target, lo, hi, 0);
 	if (got < 0)
 		return (int)got;
 	if (ST.resident + bytes(need) > budget)
@@ -308,7 +357,7 @@ static void coarsen(size_t lo, size_t hi)
 		size_t res = (size_t)(ST.resident >> A.pshift);
 		size_t target = res / 4 + 1;
 		ST.coarsenings++;
-		int64_t got = evict_oldest(target, lo, hi);
+		int64_t got = evict_oldest(target, lo, hi, 0);
 		if (got <= 0 || A.runs <= goal)
 			break;
 	}
@@ -460,6 +509,7 @@ int sbma__vmm_discard_locked(size_t first, size_t n)
 			A.state[k] = PG_ALLOC;
 		}
 	});
+	sbma__node_sync_locked();
 	return 0;
 }
 
@@ -478,6 +528,7 @@ void sbma__vmm_free_locked(size_t first, size_t n)
 		A.pins[i] = 0;
 		A.state[i] = 0;
 	}
+	sbma__node_sync_locked();
 }
 
 int64_t sbma__vmm_reacquire_locked(void)
@@ -490,8 +541,10 @@ int64_t sbma__vmm_reacquire_locked(void)
 		struct sbma__region *g = &A.regions[r];
 		FOR_RUNS(g->first, g->npages, (s_ & PG_WASRES) && !(s_ & PG_RES), {
 			/* Never evict to make room for a speculative reload:
-			 * load what fits, leave the rest to faults. */
-			uint64_t room = sbma__opt.budget > ST.resident ? sbma__opt.budget - ST.resident : 0;
+			 * load what fits (in a node: what admission charged),
+			 * leave the rest to faults. */
+			uint64_t room = sbma__node_active() ? sbma__node_room_locked()
+			                : sbma__opt.budget > ST.resident ? sbma__opt.budget - ST.resident : 0;
 			size_t fit = (size_t)(room >> A.pshift);
 			if (fit < run_n)
 				run_n = fit;
@@ -507,7 +560,17 @@ out:
 	for (size_t r = 0; r < A.nregions; r++)
 		for (size_t i = A.regions[r].first; i < A.regions[r].first + A.regions[r].npages; i++)
 			A.state[i] &= (uint8_t)~PG_WASRES;
+	sbma__node_sync_locked();
 	return loaded;
+}
+
+uint64_t sbma__vmm_reacquire_want_locked(void)
+{
+	size_t n = 0;
+	for (size_t r = 0; r < A.nregions; r++)
+		for (size_t i = A.regions[r].first; i < A.regions[r].first + A.regions[r].npages; i++)
+			n += (A.state[i] & (PG_WASRES | PG_RES)) == PG_WASRES;
+	return bytes(n);
 }
 
 /* ------------------------------------------------------------------ fault */

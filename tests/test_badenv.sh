@@ -141,6 +141,12 @@ maxmap=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 65530)
 bad SBMA_MAX_MAPS x 0 -5 $OVER 63 "$maxmap" 1e3
 good SBMA_MAX_MAPS 1000
 any SBMA_MAX_MAPS 10K
+bad SBMA_JOB "a/b" ".hidden" "x y" "j\$" 12345678901234567890123456789012345678901234567890123456789012345
+good SBMA_JOB none "badenv-$$" A.b_c-9
+bad SBMA_EVICT sometimes 2 -1 $OVER
+good SBMA_EVICT lazy eager
+bad SBMA_NODE_TIMEOUT x 0 -1 86401 10s 1.5 $OVER
+good SBMA_NODE_TIMEOUT 1 86400
 
 # SBMA_DIR: missing, not a directory, read-only.
 : >"$tmp/afile"

@@ -29,7 +29,8 @@
 static const char *const vars[] = {
 	"SBMA_BUDGET", "SBMA_PAGE", "SBMA_MIN_ALLOC", "SBMA_READAHEAD",
 	"SBMA_ARENA", "SBMA_DIR", "SBMA_READ", "SBMA_DIRECT", "SBMA_VERBOSE",
-	"SBMA_STATS", "SBMA_CHECK", "SBMA_MAX_MAPS",
+	"SBMA_STATS", "SBMA_CHECK", "SBMA_MAX_MAPS", "SBMA_JOB", "SBMA_EVICT",
+	"SBMA_NODE_TIMEOUT",
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 
@@ -535,6 +536,32 @@ static void test_max_maps(void)
 	clear_env();
 }
 
+static void test_node_settings(void)
+{
+	expect_good("SBMA_JOB", "run-42.a_b");
+	CU_ASSERT_STRING_EQUAL(sbma__opt.job, "run-42.a_b");
+	expect_good("SBMA_JOB", "");
+	CU_ASSERT_STRING_EQUAL(sbma__opt.job, "");
+	expect_bad("SBMA_JOB", "a/b");
+	expect_bad("SBMA_JOB", "../x");
+	expect_bad("SBMA_JOB", ".x");
+	expect_bad("SBMA_JOB", "has space");
+	expect_bad("SBMA_JOB", "0123456789012345678901234567890123456789012345678901234567890123456789");
+	expect_good("SBMA_EVICT", "eager");
+	CU_ASSERT_EQUAL(sbma__opt.evict_policy, SBMA__EVICT_EAGER);
+	expect_good("SBMA_EVICT", "");
+	CU_ASSERT_EQUAL(sbma__opt.evict_policy, SBMA__EVICT_LAZY);
+	expect_bad("SBMA_EVICT", "always");
+	expect_good("SBMA_NODE_TIMEOUT", "");
+	CU_ASSERT_EQUAL(sbma__opt.node_timeout, 10);
+	expect_good("SBMA_NODE_TIMEOUT", "3600");
+	CU_ASSERT_EQUAL(sbma__opt.node_timeout, 3600);
+	expect_bad("SBMA_NODE_TIMEOUT", "0");
+	expect_bad("SBMA_NODE_TIMEOUT", "86401");
+	expect_bad("SBMA_NODE_TIMEOUT", "5s");
+	clear_env();
+}
+
 static void test_combination(void)
 {
 	clear_env();
@@ -740,6 +767,7 @@ int main(void)
 		{ "load: SBMA_READ, SBMA_DIRECT", test_enums },
 		{ "load: SBMA_VERBOSE, SBMA_STATS, SBMA_CHECK", test_bools },
 		{ "load: SBMA_MAX_MAPS", test_max_maps },
+		{ "load: SBMA_JOB, SBMA_EVICT, SBMA_NODE_TIMEOUT", test_node_settings },
 		{ "load: a full combination", test_combination },
 		{ "load: struct sbma_config", test_config_layer },
 		{ "print: SBMA_VERBOSE listing", test_print },

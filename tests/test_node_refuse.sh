@@ -1,0 +1,75 @@
+#!/bin/sh
+# A node segment that cannot be trusted is refused with a message that
+# names it and the reason, and the process stops (running on a private
+# budget instead would silently oversubscribe the node): wrong magic, too
+# small, readable by others, another SBMA version, another owner (as root).
+# A stale segment, whose processes all died, is replaced, never joined.
+# A bad SBMA_JOB is refused before the program starts.
+# See docs/testing.md.
+. "${top_srcdir:-.}/tests/node_lib.sh"
+
+# expect_refusal NAME REASON: the worker must exit 1 naming the segment and
+# the reason.
+expect_refusal() {
+	err=$("$bin/prog_node_worker" -m 4 -s 1 2>&1 >/dev/null)
+	st=$?
+	if [ $st -ne 1 ]; then
+		fail "$1: worker exited with $st, expected 1 (refused)"
+	elif ! echo "$err" | grep -q "$seg" || ! echo "$err" | grep -q "$2"; then
+		fail "$1: message does not name the segment and '$2': $err"
+	else
+		echo "ok: $1: $err"
+	fi
+	rm -f "$seg"
+}
+
+head -c 200000 /dev/urandom >"$seg" && chmod 600 "$seg"
+expect_refusal "random bytes" "wrong magic"
+
+printf 'x' >"$seg" && chmod 600 "$seg"
+expect_refusal "a 1-byte file" "too small"
+
+head -c 200000 /dev/zero >"$seg" && chmod 644 "$seg"
+expect_refusal "mode 0644" "mode is not 0600"
+
+# A real segment left behind by a killed process: stale.
+"$bin/prog_node_worker" -m 16 -s 100 -i 3 &
+p=$!
+sleep 0.3
+kill -KILL $p
+wait $p 2>/dev/null
+if [ ! -e "$seg" ]; then
+	fail "no segment left behind by a killed process (the test needs one)"
+else
+	cp "$seg" "$SBMA_DIR/stale-copy"
+	out=$(SBMA_VERBOSE=1 "$bin/prog_node_worker" -m 4 -s 1 2>&1)
+	if [ $? -ne 0 ]; then
+		fail "stale segment: the next process failed: $out"
+	elif ! echo "$out" | grep -q "removed the stale node segment"; then
+		fail "stale segment: not reported as replaced: $out"
+	else
+		echo "ok: stale segment replaced"
+	fi
+	# The same segment with its version field (bytes 8-11) changed.
+	cp "$SBMA_DIR/stale-copy" "$seg"
+	rm -f "$SBMA_DIR/stale-copy"
+	printf '\007' | dd of="$seg" bs=1 seek=8 conv=notrunc 2>/dev/null
+	expect_refusal "version 7" "another SBMA version"
+fi
+
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	head -c 200000 /dev/zero >"$seg" && chmod 600 "$seg" && chown nobody "$seg"
+	expect_refusal "owned by nobody" "belongs to another user"
+else
+	echo "skip: another owner (needs root)"
+fi
+
+err=$(SBMA_JOB='a/b' "$bin/prog_node_worker" -m 4 -s 1 2>&1)
+if [ $? -eq 1 ] && echo "$err" | grep -q "SBMA_JOB"; then
+	echo "ok: SBMA_JOB=a/b refused: $err"
+else
+	fail "SBMA_JOB=a/b not refused by name: $err"
+fi
+
+[ $fails -eq 0 ] || exit 1
+echo "PASS"
