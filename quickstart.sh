@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing (Debian/Ubuntu, as root or with sudo),
-# build, then run the out-of-core demo (no argument) or the whole test suite
-# (`./quickstart.sh check`).
+# build, then run the out-of-core MPI demo (no argument) or the whole test
+# suite (`./quickstart.sh check`).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,7 +14,8 @@ demo | check) ;;
 	;;
 esac
 
-packages=(build-essential autoconf automake libtool pkg-config libhwloc-dev libcunit1-dev rsync)
+packages=(build-essential autoconf automake libtool pkg-config libhwloc-dev libcunit1-dev rsync
+	openmpi-bin libopenmpi-dev gfortran python3 procps netpipe-openmpi)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -39,7 +40,13 @@ if [ "$mode" = check ]; then
 	exec make -j"$(nproc)" check
 fi
 
-# The demo: one process whose array is 4x its SBMA budget.
-budget=${SBMA_BUDGET:-128M}
-echo "quickstart: out-of-core demo with SBMA_BUDGET=$budget"
-SBMA_BUDGET=$budget ./examples/ooc_demo
+# The demo: 4 MPI ranks on this node, each sweeping an array of 128 MiB,
+# share one node budget of 256 MiB (half their footprint); unmodified MPI
+# code, SBMA preloaded.
+budget=${SBMA_BUDGET:-256M}
+echo "quickstart: out-of-core MPI demo: 4 ranks x 128 MiB, node budget SBMA_BUDGET=$budget"
+# Open MPI refuses to run as root unless told that it is meant.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export SBMA_BUDGET=$budget SBMA_STATS=1
+exec mpiexec -n 4 --oversubscribe -x SBMA_BUDGET -x SBMA_STATS \
+	-x LD_PRELOAD="$PWD/.libs/libsbma-pmpi.so" ./examples/bsp_sweep -m 128 -s 4

@@ -110,9 +110,23 @@ static struct sbma__region *region_at_locked(const void *p)
 	return sbma__region_find_locked(sbma__page_of(p));
 }
 
-static void bad_pointer(const char *fn, const void *p)
+/* Whether p is inside a live allocation (without being its start). Lock
+ * held. */
+static int inside_live_locked(const void *p)
 {
-	sbma__log("%s(%p): not a live SBMA allocation (double free, or a pointer SBMA never returned)", fn, p);
+	return sbma__in_arena(p) && (A.state[sbma__page_of(p)] & PG_ALLOC);
+}
+
+/*
+ * A pointer into the arena that is not the start of a live allocation. Told
+ * always (the region lookup that found it costs nothing extra) and, under
+ * SBMA_CHECK=1, fatal. Nothing is freed or changed either way.
+ */
+static void bad_pointer(const char *fn, const void *p, int inside)
+{
+	const char *what = inside ? "points inside a live SBMA allocation, not at its start"
+				  : "not a live SBMA allocation (double free, or a pointer SBMA never returned)";
+	sbma__log("%s(%p): %s", fn, p, what);
 	if (sbma__opt.check)
 		sbma__die("%s(%p): invalid pointer (SBMA_CHECK=1)", fn, p);
 }
@@ -130,6 +144,7 @@ void sbma_free(void *ptr)
 	sigset_t old;
 	sbma__lock(&old);
 	struct sbma__region *r = region_at_locked(ptr);
+	int inside = r ? 0 : inside_live_locked(ptr);
 	if (r) {
 		sbma__vmm_free_locked(r->first, r->npages);
 		sbma__st.allocated -= r->size;
@@ -141,7 +156,7 @@ void sbma_free(void *ptr)
 	}
 	sbma__unlock(&old);
 	if (!r)
-		bad_pointer("free", ptr);
+		bad_pointer("free", ptr, inside);
 }
 
 size_t sbma_malloc_usable_size(void *ptr)
@@ -166,7 +181,7 @@ void *sbma_realloc(void *ptr, size_t size)
 	}
 	int overflow = 0;
 	if (sbma__state != SBMA_READY) {
-		bad_pointer("realloc", ptr);
+		bad_pointer("realloc", ptr, 0);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -179,8 +194,9 @@ void *sbma_realloc(void *ptr, size_t size)
 	sbma__lock(&old);
 	struct sbma__region *r = region_at_locked(ptr);
 	if (!r) {
+		int inside = inside_live_locked(ptr);
 		sbma__unlock(&old);
-		bad_pointer("realloc", ptr);
+		bad_pointer("realloc", ptr, inside);
 		errno = EINVAL;
 		return NULL;
 	}

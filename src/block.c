@@ -42,7 +42,9 @@ static void sbma__block_enter_locked(int evict)
 static int sbma__block_release_locked(void)
 {
 	uint64_t req = sbma__node_take_release_locked();
-	if (!req)
+	/* While eviction is off (MPI_Pcontrol(0)) the request is answered
+	 * with nothing: the asker then evicts its own pages or waits. */
+	if (!req || !sbma__block_evict_enabled)
 		return 0;
 	size_t pages = (size_t)((req + sbma__A.psz - 1) / sbma__A.psz);
 	int64_t rc = sbma__vmm_evict_oldest_locked(pages, 1);

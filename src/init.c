@@ -50,22 +50,30 @@ void sbma__unlock_async(void)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-static void atfork_prepare(void)
+/* fork.c: the child gets a private copy of SBMA memory and its own backing
+ * file. prepare takes the engine lock (and blocks signals) until parent and
+ * child have each run theirs. FIXME: move to a fork.c section of
+ * sbma_internal.h. */
+void sbma__fork_prepare(void);
+void sbma__fork_parent(void);
+void sbma__fork_child(void);
+
+/*
+ * Registered once, from the constructor (or from the engine start, if a
+ * constructor that ran before SBMA's made a large allocation): early, so
+ * that SBMA's prepare handler runs after those of the program and of most
+ * libraries, and its child handler before theirs; they may then touch SBMA
+ * memory in their handlers. See fork.c.
+ */
+static void register_fork_handlers_once(void)
 {
-	pthread_mutex_lock(&engine_lock);
+	pthread_atfork(sbma__fork_prepare, sbma__fork_parent, sbma__fork_child);
 }
 
-static void atfork_parent(void)
+static void register_fork_handlers(void)
 {
-	pthread_mutex_unlock(&engine_lock);
-}
-
-static void atfork_child(void)
-{
-	/* FIXME(issue 3): the child shares the parent's memfd and backing
-	 * file; writes by a child that does not exec reach the parent's
-	 * memory. It needs a private copy and its own store. */
-	pthread_mutex_unlock(&engine_lock);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_fork_handlers_once);
 }
 
 /* A destructor, not atexit: it must run in every process that asked for
@@ -108,7 +116,7 @@ static int start_engine_locked(void)
 	 * oversubscribe the node. */
 	if (sbma__node_join_locked() < 0)
 		exit(EXIT_FAILURE);
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	register_fork_handlers();
 	__atomic_store_n(&sbma__state, SBMA_READY, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -187,4 +195,5 @@ __attribute__((constructor)) static void sbma_constructor(void)
 		exit(EXIT_FAILURE);
 	/* Installed now so that SBMA's handler is first in the chain. */
 	sbma__fault_install();
+	register_fork_handlers();
 }

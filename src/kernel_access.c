@@ -1,22 +1,97 @@
 /*
- * kernel_access.c - system calls that read or write user buffers.
+ * kernel_access.c - calls that make the kernel read or write user buffers.
  *
  * The kernel raises no SIGSEGV when it touches protected user memory
- * itself: read() into an evicted SBMA buffer fails with EFAULT (or returns
- * short). So each wrapper below pins the part of the buffer that is SBMA
- * memory with the access the kernel needs (resident, and safe from eviction
- * by other threads) for the duration of the call. Buffers outside the arena
- * cost one range check.
+ * itself: read() into an evicted (PROT_NONE) SBMA page, or stat() into a
+ * page that is resident but read-only (not written since it was loaded),
+ * fails with EFAULT, or returns short. Every wrapper below therefore does
+ * three things (docs/preload.md has the whole list and the reasons):
  *
- * FIXME(issue 3): recv/send families, getdents, stat-like calls and the
- * *64 aliases of the positional calls are not wrapped yet; iovec arrays are
- * pinned element by element.
+ *  1. Pin. The SBMA parts of every buffer the call hands to the kernel (the
+ *     data, and also iovec arrays, msghdr structures, socket addresses,
+ *     control data, path names) are collected into a pin set, merged where
+ *     they are adjacent, and pinned with the access the kernel needs: READ
+ *     for what it reads, WRITE for what it writes. Pinned pages are resident
+ *     and no other thread can evict them during the call. Buffers outside
+ *     the arena cost one range check each and nothing else.
+ *
+ *  2. Split. Pinning a buffer larger than the budget would push resident
+ *     memory over it (allowed and counted in over_budget, but a 20 GiB
+ *     fwrite of a checkpoint would then need 20 GiB of RAM). So a transfer
+ *     with more SBMA memory than a quarter of the budget (a chunk) is cut
+ *     into chunks, each pinned on its own, wherever the program cannot
+ *     tell (cut_kind() decides, from the descriptor's type):
+ *       - regular files and block devices (read, write, pread, pwrite and
+ *         their aliases): chunk after chunk while each one is complete; a
+ *         short chunk (end of file, a full disk) ends the loop, and an
+ *         error is returned only if nothing was transferred, as the kernel
+ *         does for a partial transfer;
+ *       - pipes, FIFOs and stream sockets, writes (write, send, and recv
+ *         with MSG_WAITALL): the same loop. A blocking write there is not
+ *         atomic above PIPE_BUF and returns short only when a signal or an
+ *         error stops it, which stops the loop likewise; a non-blocking one
+ *         stops at the first short chunk, as it would have;
+ *       - pipes, FIFOs and stream sockets, reads: one chunk only, a short
+ *         read, which such a descriptor may return at any time (whatever
+ *         had arrived); a pipe read is cut no shorter than the pipe's
+ *         capacity, which bounds it anyway;
+ *       - stdio (fread, fwrite): always, under the stream's lock: stdio
+ *         loops internally anyway, so a cut fread is the same fread.
+ *     Everything else is pinned whole, over the budget if it must be:
+ *     datagram and seqpacket sockets (a message must not be cut), the
+ *     msghdr and vectored calls, terminals, devices. The total of a cut
+ *     read or write is capped at the kernel's own limit per call
+ *     (MAX_RW_COUNT, just under 2 GiB), so the program never sees a count
+ *     the kernel could not have returned. What cutting does change: one
+ *     read or write of a regular file is atomic with respect to other
+ *     threads and processes that share its open file description (Linux
+ *     holds the file position lock for the call); a cut one is a sequence
+ *     of such calls. Only a program that reads or writes one descriptor
+ *     from several threads at once, with buffers over a chunk, could tell.
+ *
+ *  3. Net. A call that still fails with EFAULT although one of its buffers
+ *     lies in SBMA memory (a pin that failed, say on an I/O error; ranges
+ *     that could only be touched; a buffer SBMA could not see)
+ *     is retried once after touching every SBMA buffer again with the
+ *     access the kernel needs. Retrying is safe because a call that fails
+ *     with EFAULT has transferred nothing: a pipe, a stream socket or a
+ *     file keeps its data; a datagram socket drops the datagram that could
+ *     not be copied, and the retry then waits for the next one (without
+ *     SBMA the program would have got an error). stdio calls get no retry:
+ *     a failed fread may have consumed buffered data, and the stream's
+ *     error flag is already set.
+ *
+ * The real functions are looked up with dlsym(RTLD_NEXT) by a constructor
+ * that runs before the rest of SBMA's start-up, so that no lookup (dlsym
+ * allocates and takes the loader's lock) happens later inside the fault
+ * handler: the engine's own store I/O (os.c, log.c) binds to these exported
+ * wrappers too. A call made before that constructor (from an earlier
+ * library's constructor) looks its function up on the spot.
+ *
+ * Not covered (FIXME(issue 3)): calls glibc makes internally (readdir's
+ * getdents, stdio's own buffer refills, fprintf of a long %s string), which
+ * no interposer sees; raw syscall(); asynchronous I/O (aio_*, io_uring),
+ * whose buffers would have to stay pinned until completion; ioctl; the
+ * remote side of process_vm_readv/writev.
  */
 #include "config.h"
 
+/* This file defines read, pread, stat... under their own names: no
+ * _FORTIFY_SOURCE inline definitions and no 64-bit-offset renaming. */
+#undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
+
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,12 +99,100 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* The next definition of a libc function, looked up once. dlsym may
- * allocate; by the time a program reads a file, malloc works. */
+/* For a function that only compares a pointer with the arena and never
+ * reads through it (GCC would otherwise take a buffer that glibc declares
+ * write-only for one read uninitialised). */
+#if defined(__GNUC__) && __GNUC__ >= 11
+#define NO_ACCESS(i) __attribute__((access(none, i)))
+#else
+#define NO_ACCESS(i)
+#endif
+
+/* stdio.h may define these as macros. */
+#undef fread_unlocked
+#undef fwrite_unlocked
+#undef fputs_unlocked
+
+/* Exported by glibc but declared by no header (old binaries, and what
+ * _FORTIFY_SOURCE builds call). */
+int __xstat(int ver, const char *path, struct stat *buf);
+int __fxstat(int ver, int fd, struct stat *buf);
+int __lxstat(int ver, const char *path, struct stat *buf);
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flag);
+int __xstat64(int ver, const char *path, struct stat64 *buf);
+int __fxstat64(int ver, int fd, struct stat64 *buf);
+int __lxstat64(int ver, const char *path, struct stat64 *buf);
+int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf, int flag);
+ssize_t __read(int fd, void *buf, size_t count);
+ssize_t __write(int fd, const void *buf, size_t count);
+ssize_t __pread64(int fd, void *buf, size_t count, off64_t off);
+ssize_t __pwrite64(int fd, const void *buf, size_t count, off64_t off);
+ssize_t __send(int fd, const void *buf, size_t n, int flags);
+void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t off, size_t buflen);
+size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream);
+size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       __SOCKADDR_ARG addr, socklen_t *addrlen);
+ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
+char *__getcwd_chk(char *buf, size_t size, size_t buflen);
+
+/* ------------------------------------------------------- the real functions */
+
+/* Every function wrapped here, once: the table of next definitions. */
+#define KA_FUNCS(X)                                                           \
+	X(read) X(write) X(pread) X(pwrite) X(pread64) X(pwrite64)            \
+	X(__read) X(__write) X(__pread64) X(__pwrite64)                       \
+	X(readv) X(writev) X(preadv) X(pwritev) X(preadv64) X(pwritev64)      \
+	X(preadv2) X(pwritev2) X(preadv64v2) X(pwritev64v2)                   \
+	X(process_vm_readv) X(process_vm_writev)                              \
+	X(recv) X(recvfrom) X(recvmsg) X(recvmmsg)                            \
+	X(send) X(__send) X(sendto) X(sendmsg) X(sendmmsg)                    \
+	X(getdents64) X(getrandom) X(getcwd) X(readlink) X(readlinkat)        \
+	X(stat) X(fstat) X(lstat) X(fstatat)                                  \
+	X(stat64) X(fstat64) X(lstat64) X(fstatat64)                          \
+	X(__xstat) X(__fxstat) X(__lxstat) X(__fxstatat)                      \
+	X(__xstat64) X(__fxstat64) X(__lxstat64) X(__fxstatat64)              \
+	X(statx) X(statfs) X(fstatfs) X(statfs64) X(fstatfs64)                \
+	X(fread) X(fwrite) X(fread_unlocked) X(fwrite_unlocked)               \
+	X(fputs) X(fputs_unlocked) X(puts)
+
+#define DECLARE_REAL(name) static __typeof__(name) *real_##name;
+KA_FUNCS(DECLARE_REAL)
+
+static void *resolve(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	if (!p)
+		sbma__die("%s: no definition after libsbma in the lookup order", name);
+	return p;
+}
+
+/* The next definition of `name`, looked up now if the constructor has not
+ * run yet. */
 #define REAL(name)                                                            \
-	static __typeof__(name) *real_##name;                                 \
-	if (SBMA_UNLIKELY(!real_##name))                                      \
-		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+	({                                                                    \
+		if (SBMA_UNLIKELY(real_##name == NULL))                       \
+			real_##name = (__typeof__(real_##name))resolve(#name); \
+		real_##name;                                                  \
+	})
+
+/* Before init.c's constructor (default priority), which installs the fault
+ * handler. A function this glibc lacks stays NULL: no program can call it. */
+__attribute__((constructor(101))) static void resolve_all(void)
+{
+#define RESOLVE(name) real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name);
+	KA_FUNCS(RESOLVE)
+}
+
+/* ----------------------------------------------------------------- pin sets */
+
+#define R SBMA_ACCESS_READ  /* the kernel reads the buffer */
+#define W SBMA_ACCESS_WRITE /* the kernel writes it */
 
 /* Whether [buf, buf+len) has SBMA memory in it (the arena is one range, so
  * checking both ends suffices for any buffer smaller than it). */
@@ -38,19 +201,738 @@ static inline int in_sbma(const void *buf, size_t len)
 	return len && (sbma__in_arena(buf) || sbma__in_arena((const char *)buf + len - 1));
 }
 
-static inline int pin(const void *buf, size_t len, int access)
+/*
+ * The SBMA ranges of one call. Adjacent ranges with the same access merge
+ * (an iovec array over one buffer is one range). The list starts in a small
+ * array on the stack: the engine's own I/O runs through these wrappers, also
+ * inside the fault handler and possibly on a small alternate signal stack,
+ * though always without SBMA ranges. A call with more separate SBMA ranges
+ * than that (a scatter list over many allocations) moves its list to an
+ * array from glibc's allocator; should that fail, the extra ranges are only
+ * touched, and the net covers their eviction.
+ */
+#define PS_LOCAL 8
+struct ps_range {
+	char *p;
+	size_t len;
+	unsigned char access, pinned;
+};
+struct pinset {
+	unsigned n, cap; /* ranges recorded, room in r */
+	unsigned sbma;   /* ranges with SBMA memory seen, recorded or not */
+	int touch;       /* the net's second pass: touch, record nothing */
+	struct ps_range *r;
+	struct ps_range local[PS_LOCAL];
+};
+
+/* Fault injection for tests/test_kernel_access_net: nonzero makes every pin
+ * "fail", so that only the net stands between the call and EFAULT. */
+int sbma__ka_nopin;
+
+static inline void ps_init(struct pinset *ps)
 {
-	return in_sbma(buf, len) && sbma_pin((void *)buf, len, access) == 0;
+	ps->n = ps->sbma = 0;
+	ps->cap = PS_LOCAL;
+	ps->touch = 0;
+	ps->r = ps->local;
 }
 
-static inline void unpin(int pinned, const void *buf, size_t len)
+static int ps_grow(struct pinset *ps)
 {
-	if (pinned) {
-		int saved = errno;
-		sbma_unpin((void *)buf, len);
-		errno = saved;
-	}
+	unsigned cap = ps->cap * 4;
+	struct ps_range *r = __libc_malloc(cap * sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	memcpy(r, ps->r, ps->n * sizeof *r);
+	if (ps->r != ps->local)
+		__libc_free(ps->r);
+	ps->r = r;
+	ps->cap = cap;
+	return 0;
 }
+
+NO_ACCESS(2) static void ps_add(struct pinset *ps, const void *p, size_t len, int access)
+{
+	if (SBMA_LIKELY(!in_sbma(p, len)))
+		return;
+	ps->sbma++;
+	if (ps->touch) {
+		sbma_touch((void *)p, len, access);
+		return;
+	}
+	if (ps->n) {
+		struct ps_range *last = &ps->r[ps->n - 1];
+		if (last->access == access && last->p + last->len == (const char *)p) {
+			last->len += len;
+			return;
+		}
+	}
+	if (ps->n == ps->cap && ps_grow(ps) != 0) {
+		sbma_touch((void *)p, len, access);
+		return;
+	}
+	ps->r[ps->n].p = (char *)p;
+	ps->r[ps->n].len = len;
+	ps->r[ps->n].access = (unsigned char)access;
+	ps->r[ps->n].pinned = 0;
+	ps->n++;
+}
+
+/* A NUL-terminated path the kernel reads. strlen faults it in if needed. */
+static void ps_add_path(struct pinset *ps, const char *path)
+{
+	if (SBMA_UNLIKELY(path && sbma__in_arena(path)))
+		ps_add(ps, path, strlen(path) + 1, R);
+}
+
+/* An iovec array (which the kernel reads) and its buffers. A count the
+ * kernel rejects is not walked. */
+static void ps_add_iov(struct pinset *ps, const struct iovec *iov, long n, int access)
+{
+	if (!iov || n <= 0 || n > (long)IOV_MAX)
+		return;
+	ps_add(ps, iov, (size_t)n * sizeof *iov, R);
+	for (long i = 0; i < n; i++)
+		ps_add(ps, iov[i].iov_base, iov[i].iov_len, access);
+}
+
+/* What a msghdr points to: data, peer address, control data. */
+static void ps_add_msg_bufs(struct pinset *ps, const struct msghdr *m, int access)
+{
+	ps_add_iov(ps, m->msg_iov, m->msg_iovlen > (size_t)IOV_MAX ? -1 : (long)m->msg_iovlen, access);
+	if (m->msg_name)
+		ps_add(ps, m->msg_name, m->msg_namelen, access);
+	if (m->msg_control)
+		ps_add(ps, m->msg_control, m->msg_controllen, access);
+}
+
+/* recvmsg writes msg_namelen, msg_controllen and msg_flags back. */
+static void ps_add_msg(struct pinset *ps, const struct msghdr *m, int access)
+{
+	if (!m)
+		return;
+	ps_add(ps, m, sizeof *m, access);
+	ps_add_msg_bufs(ps, m, access);
+}
+
+/* recvmmsg/sendmmsg: the kernel writes msg_len (and, receiving, the
+ * headers) back; it handles at most UIO_MAXIOV (IOV_MAX) messages. */
+static void ps_add_mmsg(struct pinset *ps, const struct mmsghdr *v, unsigned n, int access)
+{
+	if (!v)
+		return;
+	if (n > (unsigned)IOV_MAX)
+		n = IOV_MAX;
+	ps_add(ps, v, n * sizeof *v, W);
+	for (unsigned i = 0; i < n; i++)
+		ps_add_msg_bufs(ps, &v[i].msg_hdr, access);
+}
+
+static void ps_pin(struct pinset *ps)
+{
+	if (SBMA_UNLIKELY(sbma__ka_nopin))
+		return;
+	for (unsigned i = 0; i < ps->n; i++)
+		ps->r[i].pinned = sbma_pin(ps->r[i].p, ps->r[i].len, ps->r[i].access) == 0;
+}
+
+/* Unpin and free: the end of every call that had SBMA ranges. */
+static void ps_done(struct pinset *ps)
+{
+	int saved = errno;
+	for (unsigned i = 0; i < ps->n; i++)
+		if (ps->r[i].pinned)
+			sbma_unpin(ps->r[i].p, ps->r[i].len);
+	if (ps->r != ps->local)
+		__libc_free(ps->r);
+	errno = saved;
+}
+
+/* The net caught a call: say so once (SBMA_VERBOSE), it means a buffer that
+ * pinning did not cover. */
+static void net_caught(const char *name)
+{
+	static int said;
+	if (sbma__opt.verbose && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		sbma__log("%s: EFAULT on SBMA memory; retried after touching the buffers "
+			  "(reported once)", name);
+}
+
+/* How each kind of call reports failure (errno then tells which). */
+#define FAIL_NEG(r) ((r) < 0)
+#define FAIL_NULL(r) ((r) == NULL)
+#define FAIL_NEVER(r) ((void)(r), 0)
+
+/*
+ * The body of a wrapper: collect the call's SBMA ranges (`collect`, an
+ * expression over ps_ and the arguments), pin them, call the next definition
+ * of `name` with the arguments, and if it failed (`failed`) with EFAULT,
+ * touch everything again (collect once more, in touch mode) and call once
+ * more; unpin. Without SBMA memory in the call: the collect's range checks,
+ * then a tail call.
+ */
+#define KCALL(name, failed, collect, ...)                                     \
+	do {                                                                  \
+		struct pinset ps_;                                            \
+		ps_init(&ps_);                                                \
+		collect;                                                      \
+		if (SBMA_LIKELY(!ps_.sbma))                                   \
+			return REAL(name)(__VA_ARGS__);                       \
+		ps_pin(&ps_);                                                 \
+		__typeof__(real_##name(__VA_ARGS__)) ret_ = REAL(name)(__VA_ARGS__); \
+		if (failed(ret_) && errno == EFAULT) {                        \
+			ps_.touch = 1;                                        \
+			collect;                                              \
+			net_caught(#name);                                    \
+			ret_ = REAL(name)(__VA_ARGS__);                       \
+		}                                                             \
+		ps_done(&ps_);                                                \
+		return ret_;                                                  \
+	} while (0)
+
+/* One buffer of len bytes the kernel reads or writes. */
+#define BUF(p, len, access) ps_add(&ps_, (p), (len), (access))
+
+/* ------------------------------------------------------------- splitting */
+
+/* Bytes one call may pin when a transfer is split: a quarter of the budget
+ * in force (the node's when the process shares one), whole SBMA pages. */
+static size_t chunk_limit(void)
+{
+	uint64_t b = sbma__node_budget() / 4;
+	size_t psz = sbma__A.psz;
+	b &= ~(uint64_t)(psz - 1);
+	return b < psz ? psz : (size_t)b;
+}
+
+/* The next chunk of [p, p+left): at most chunk_limit(), ending on an SBMA
+ * page boundary (so that chunks share no page, and an O_DIRECT transfer from
+ * an aligned buffer stays aligned). */
+static size_t chunk_len(const char *p, size_t left)
+{
+	size_t step = chunk_limit();
+	if (left <= step)
+		return left;
+	uintptr_t end = ((uintptr_t)p + step) & ~(uintptr_t)(sbma__A.psz - 1);
+	return (size_t)(end - (uintptr_t)p);
+}
+
+/* What a transfer is. IO_ALL: it moves all its bytes unless something
+ * stops it (a write, a recv with MSG_WAITALL); else it may return what is
+ * there (a read). IO_POS: positional. IO_SOCK: a socket call. */
+enum { IO_READ = 0, IO_ALL = 1, IO_POS = 2, IO_SOCK = 4 };
+
+/* How a transfer too large to pin at once may be cut (file header). */
+enum cut {
+	CUT_NONE, /* pinned whole */
+	CUT_LOOP, /* chunk after chunk while each one is complete */
+	CUT_ONCE, /* one chunk: a short transfer the caller must expect */
+};
+
+static int stream_socket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof type;
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+/*
+ * Regular files and block devices: reads and writes loop (a full transfer
+ * until end of file or an error). Pipes, FIFOs and stream sockets: writes
+ * loop too (a blocking write there is neither atomic above PIPE_BUF nor
+ * short unless a signal or an error stops it, which stops the loop
+ * likewise); reads take one chunk (a read there may always return less
+ * than asked: what has arrived; a pipe read is cut no shorter than the
+ * pipe's capacity). Anything else (datagram and seqpacket sockets, whose
+ * messages must not be cut; terminals; devices) is pinned whole.
+ */
+NO_ACCESS(2) static enum cut cut_kind(int fd, const void *buf, size_t count, int how)
+{
+	if (SBMA_LIKELY(!in_sbma(buf, count)) || count <= chunk_limit())
+		return CUT_NONE;
+	int saved = errno;
+	enum cut c = CUT_NONE;
+	struct stat st;
+	if (REAL(fstat)(fd, &st) != 0)
+		c = CUT_NONE;
+	else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		c = (how & IO_SOCK) ? CUT_NONE : CUT_LOOP;
+	else if (how & IO_POS)
+		c = CUT_NONE;
+	else if ((S_ISFIFO(st.st_mode) && !(how & IO_SOCK)) || (S_ISSOCK(st.st_mode) && stream_socket(fd)))
+		c = (how & IO_ALL) ? CUT_LOOP : CUT_ONCE;
+	if (c == CUT_ONCE && S_ISFIFO(st.st_mode)) {
+		long cap = fcntl(fd, F_GETPIPE_SZ);
+		if (cap > 0 && (size_t)cap >= chunk_limit())
+			c = CUT_NONE;
+	}
+	errno = saved;
+	return c;
+}
+
+/* One pinned transfer. arg: the offset of a positional call, the flags of a
+ * socket call, else unused. */
+typedef ssize_t (*io_fn)(int fd, void *buf, size_t n, off_t arg);
+
+#define IO_ONE(name, access, ...)                                             \
+	static ssize_t name##_one(int fd, void *buf, size_t n, off_t arg)     \
+	{                                                                     \
+		(void)arg;                                                    \
+		KCALL(name, FAIL_NEG, BUF(buf, n, access), __VA_ARGS__);      \
+	}
+IO_ONE(read, W, fd, buf, n)
+IO_ONE(write, R, fd, buf, n)
+IO_ONE(pread, W, fd, buf, n, arg)
+IO_ONE(pwrite, R, fd, buf, n, arg)
+IO_ONE(pread64, W, fd, buf, n, arg)
+IO_ONE(pwrite64, R, fd, buf, n, arg)
+IO_ONE(__read, W, fd, buf, n)
+IO_ONE(__write, R, fd, buf, n)
+IO_ONE(__pread64, W, fd, buf, n, arg)
+IO_ONE(__pwrite64, R, fd, buf, n, arg)
+IO_ONE(recv, W, fd, buf, n, (int)arg)
+IO_ONE(send, R, fd, buf, n, (int)arg)
+IO_ONE(__send, R, fd, buf, n, (int)arg)
+
+/* A transfer of count bytes: whole, or cut by cut_kind(). */
+NO_ACCESS(3) static ssize_t rw(io_fn one, int fd, const void *buf, size_t count, off_t arg, int how)
+{
+	enum cut c = cut_kind(fd, buf, count, how);
+	if (SBMA_LIKELY(c == CUT_NONE))
+		return one(fd, (void *)buf, count, arg);
+	char *p = (char *)buf;
+	if (c == CUT_ONCE)
+		return one(fd, p, chunk_len(p, count), arg);
+	/* The kernel's MAX_RW_COUNT: one call never transfers more. */
+	size_t max = (size_t)INT_MAX & ~(sbma__os_page_size() - 1);
+	if (count > max)
+		count = max;
+	size_t done = 0;
+	while (done < count) {
+		size_t n = chunk_len(p + done, count - done);
+		ssize_t r = one(fd, p + done, n, (how & IO_POS) ? arg + (off_t)done : arg);
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		done += (size_t)r;
+		if ((size_t)r < n)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+	return rw(read_one, fd, buf, count, 0, IO_READ);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+	return rw(write_one, fd, buf, count, 0, IO_ALL);
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off)
+{
+	return rw(pread_one, fd, buf, count, off, IO_READ | IO_POS);
+}
+
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+	return rw(pwrite_one, fd, buf, count, off, IO_ALL | IO_POS);
+}
+
+EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t off)
+{
+	return rw(pread64_one, fd, buf, count, off, IO_READ | IO_POS);
+}
+
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t off)
+{
+	return rw(pwrite64_one, fd, buf, count, off, IO_ALL | IO_POS);
+}
+
+/* Old binaries and some libraries call glibc's internal names. */
+EXPORT ssize_t __read(int fd, void *buf, size_t count)
+{
+	return rw(__read_one, fd, buf, count, 0, IO_READ);
+}
+
+EXPORT ssize_t __write(int fd, const void *buf, size_t count)
+{
+	return rw(__write_one, fd, buf, count, 0, IO_ALL);
+}
+
+EXPORT ssize_t __pread64(int fd, void *buf, size_t count, off64_t off)
+{
+	return rw(__pread64_one, fd, buf, count, off, IO_READ | IO_POS);
+}
+
+EXPORT ssize_t __pwrite64(int fd, const void *buf, size_t count, off64_t off)
+{
+	return rw(__pwrite64_one, fd, buf, count, off, IO_ALL | IO_POS);
+}
+
+/* _FORTIFY_SOURCE builds (most distribution binaries) call these: glibc's
+ * check, then the wrapper. */
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+	if (count > buflen)
+		__chk_fail();
+	return read(fd, buf, count);
+}
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off, size_t buflen)
+{
+	if (count > buflen)
+		__chk_fail();
+	return pread(fd, buf, count, off);
+}
+
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t off, size_t buflen)
+{
+	if (count > buflen)
+		__chk_fail();
+	return pread64(fd, buf, count, off);
+}
+
+/* -------------------------------------------------------- vectored calls */
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	KCALL(readv, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	KCALL(writev, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n);
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	KCALL(preadv, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n, off);
+}
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	KCALL(pwritev, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n, off);
+}
+
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off64_t off)
+{
+	KCALL(preadv64, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n, off);
+}
+
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off64_t off)
+{
+	KCALL(pwritev64, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n, off);
+}
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags)
+{
+	KCALL(preadv2, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n, off, flags);
+}
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
+{
+	KCALL(pwritev2, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n, off, flags);
+}
+
+EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
+{
+	KCALL(preadv64v2, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n, off, flags);
+}
+
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
+{
+	KCALL(pwritev64v2, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n, off, flags);
+}
+
+/* Only the local side: the remote iovecs' buffers are another process's
+ * memory (the remote iovec array itself is ours, and read). */
+EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *lv, unsigned long ln,
+				const struct iovec *rv, unsigned long rn, unsigned long flags)
+{
+	KCALL(process_vm_readv, FAIL_NEG,
+	      (ps_add_iov(&ps_, lv, ln > (unsigned long)IOV_MAX ? -1 : (long)ln, W),
+	       BUF(rv, rn > (unsigned long)IOV_MAX ? 0 : rn * sizeof *rv, R)),
+	      pid, lv, ln, rv, rn, flags);
+}
+
+EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *lv, unsigned long ln,
+				 const struct iovec *rv, unsigned long rn, unsigned long flags)
+{
+	KCALL(process_vm_writev, FAIL_NEG,
+	      (ps_add_iov(&ps_, lv, ln > (unsigned long)IOV_MAX ? -1 : (long)ln, R),
+	       BUF(rv, rn > (unsigned long)IOV_MAX ? 0 : rn * sizeof *rv, R)),
+	      pid, lv, ln, rv, rn, flags);
+}
+
+/* --------------------------------------------------------------- sockets */
+
+/*
+ * recv and send on a stream socket are cut like read and write (rw(), the
+ * flags passed on to every chunk), with three exceptions that stay whole:
+ * MSG_PEEK|MSG_WAITALL (a loop would peek at the same bytes again), MSG_OOB
+ * (the urgent mark goes on the last byte of the call) and any datagram or
+ * seqpacket socket (cut_kind() sees those). MSG_WAITALL asks for all the
+ * bytes (or an error, the end of the stream, a signal), so such a recv
+ * loops like a write. The calls with addresses and
+ * the msghdr calls are pinned whole: a message must arrive in one call.
+ */
+static int recv_how(int flags)
+{
+	if ((flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL) || (flags & MSG_OOB))
+		return -1;
+	return IO_SOCK | ((flags & MSG_WAITALL) ? IO_ALL : IO_READ);
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	int how = recv_how(flags);
+	if (how < 0)
+		return recv_one(fd, buf, n, flags);
+	return rw(recv_one, fd, buf, n, flags, how);
+}
+
+/* The peer address: *addrlen bytes at addr, and *addrlen itself (read and
+ * written back). */
+#define PEER(addr, addrlen)                                                   \
+	((addr) && (addrlen) ? (BUF(addr, *(addrlen), W), BUF(addrlen, sizeof *(addrlen), W)) : (void)0)
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr, socklen_t *addrlen)
+{
+	KCALL(recvfrom, FAIL_NEG, (BUF(buf, n, W), PEER(addr.__sockaddr__, addrlen)),
+	      fd, buf, n, flags, addr, addrlen);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	KCALL(recvmsg, FAIL_NEG, ps_add_msg(&ps_, msg, W), fd, msg, flags);
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
+{
+	KCALL(recvmmsg, FAIL_NEG,
+	      (ps_add_mmsg(&ps_, vec, n, W), BUF(timeout, timeout ? sizeof *timeout : 0, W)),
+	      fd, vec, n, flags, timeout);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	if (flags & MSG_OOB)
+		return send_one(fd, (void *)buf, n, flags);
+	return rw(send_one, fd, buf, n, flags, IO_SOCK | IO_ALL);
+}
+
+EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
+{
+	if (flags & MSG_OOB)
+		return __send_one(fd, (void *)buf, n, flags);
+	return rw(__send_one, fd, buf, n, flags, IO_SOCK | IO_ALL);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
+		      socklen_t addrlen)
+{
+	KCALL(sendto, FAIL_NEG,
+	      (BUF(buf, n, R), BUF(addr.__sockaddr__, addr.__sockaddr__ ? addrlen : 0, R)),
+	      fd, buf, n, flags, addr, addrlen);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	KCALL(sendmsg, FAIL_NEG, ps_add_msg(&ps_, msg, R), fd, msg, flags);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+	KCALL(sendmmsg, FAIL_NEG, ps_add_mmsg(&ps_, vec, n, R), fd, vec, n, flags);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			      __SOCKADDR_ARG addr, socklen_t *addrlen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, addrlen);
+}
+
+/* ------------------------------------------- file system: names and status */
+
+#define PATH(p) ps_add_path(&ps_, (p))
+
+EXPORT ssize_t getdents64(int fd, void *buf, size_t n)
+{
+	KCALL(getdents64, FAIL_NEG, BUF(buf, n, W), fd, buf, n);
+}
+
+EXPORT ssize_t getrandom(void *buf, size_t n, unsigned int flags)
+{
+	KCALL(getrandom, FAIL_NEG, BUF(buf, n, W), buf, n, flags);
+}
+
+/* getcwd(NULL, ...) allocates (through malloc: glibc's for such sizes). */
+EXPORT char *getcwd(char *buf, size_t size)
+{
+	KCALL(getcwd, FAIL_NULL, BUF(buf, buf ? size : 0, W), buf, size);
+}
+
+EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+	if (size > buflen)
+		__chk_fail();
+	return getcwd(buf, size);
+}
+
+EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
+{
+	KCALL(readlink, FAIL_NEG, (PATH(path), BUF(buf, n, W)), path, buf, n);
+}
+
+EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+	KCALL(readlinkat, FAIL_NEG, (PATH(path), BUF(buf, n, W)), dirfd, path, buf, n);
+}
+
+EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return readlink(path, buf, len);
+}
+
+EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return readlinkat(dirfd, path, buf, len);
+}
+
+/* The stat family: a path (read) and a structure (written). */
+#define STATBUF(st) BUF(st, sizeof *(st), W)
+
+EXPORT int stat(const char *path, struct stat *st)
+{
+	KCALL(stat, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int lstat(const char *path, struct stat *st)
+{
+	KCALL(lstat, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int fstat(int fd, struct stat *st)
+{
+	KCALL(fstat, FAIL_NEG, STATBUF(st), fd, st);
+}
+
+EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	KCALL(fstatat, FAIL_NEG, (PATH(path), STATBUF(st)), dirfd, path, st, flags);
+}
+
+EXPORT int stat64(const char *path, struct stat64 *st)
+{
+	KCALL(stat64, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+	KCALL(lstat64, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	KCALL(fstat64, FAIL_NEG, STATBUF(st), fd, st);
+}
+
+EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	KCALL(fstatat64, FAIL_NEG, (PATH(path), STATBUF(st)), dirfd, path, st, flags);
+}
+
+/* What binaries built against glibc before 2.33 call for stat(). */
+EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	KCALL(__xstat, FAIL_NEG, (PATH(path), STATBUF(st)), ver, path, st);
+}
+
+EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	KCALL(__lxstat, FAIL_NEG, (PATH(path), STATBUF(st)), ver, path, st);
+}
+
+EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	KCALL(__fxstat, FAIL_NEG, STATBUF(st), ver, fd, st);
+}
+
+EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	KCALL(__fxstatat, FAIL_NEG, (PATH(path), STATBUF(st)), ver, dirfd, path, st, flags);
+}
+
+EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	KCALL(__xstat64, FAIL_NEG, (PATH(path), STATBUF(st)), ver, path, st);
+}
+
+EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+	KCALL(__lxstat64, FAIL_NEG, (PATH(path), STATBUF(st)), ver, path, st);
+}
+
+EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	KCALL(__fxstat64, FAIL_NEG, STATBUF(st), ver, fd, st);
+}
+
+EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	KCALL(__fxstatat64, FAIL_NEG, (PATH(path), STATBUF(st)), ver, dirfd, path, st, flags);
+}
+
+EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *st)
+{
+	KCALL(statx, FAIL_NEG, (PATH(path), STATBUF(st)), dirfd, path, flags, mask, st);
+}
+
+EXPORT int statfs(const char *path, struct statfs *st)
+{
+	KCALL(statfs, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int fstatfs(int fd, struct statfs *st)
+{
+	KCALL(fstatfs, FAIL_NEG, STATBUF(st), fd, st);
+}
+
+EXPORT int statfs64(const char *path, struct statfs64 *st)
+{
+	KCALL(statfs64, FAIL_NEG, (PATH(path), STATBUF(st)), path, st);
+}
+
+EXPORT int fstatfs64(int fd, struct statfs64 *st)
+{
+	KCALL(fstatfs64, FAIL_NEG, STATBUF(st), fd, st);
+}
+
+/* ----------------------------------------------------------------- stdio */
+
+/*
+ * Large fread/fwrite transfers go straight between the program's buffer
+ * and the kernel, through calls inside glibc that no wrapper sees: the
+ * buffer is pinned around the stdio call. Split into chunks under the
+ * stream's lock (flockfile nests), each one an fread_unlocked or
+ * fwrite_unlocked of bytes; stdio loops until done or EOF/error anyway, so
+ * the result is the same, counted in items.
+ */
 
 /* stdio's size * nmemb; 0 (nothing pinned) if it overflows, which libc then
  * rejects itself. */
@@ -60,117 +942,89 @@ static inline size_t items(size_t size, size_t nmemb)
 	return __builtin_mul_overflow(size, nmemb, &len) ? 0 : len;
 }
 
-/* Call the next definition of `name` with buf[0..len) pinned for `access`. */
-#define PINNED_CALL(name, access, buf, len, ...)                              \
-	({                                                                    \
-		REAL(name);                                                   \
-		int pinned_ = pin(buf, len, access);                          \
-		__typeof__(real_##name(__VA_ARGS__)) ret_ = real_##name(__VA_ARGS__); \
-		unpin(pinned_, buf, len);                                     \
-		ret_;                                                         \
-	})
+typedef size_t (*stdio_fn)(void *ptr, size_t size, size_t nmemb, FILE *f);
 
-#define R SBMA_ACCESS_READ  /* the kernel reads the buffer */
-#define W SBMA_ACCESS_WRITE /* the kernel writes it */
+#define STDIO_ONE(name, access)                                               \
+	static size_t name##_one(void *ptr, size_t size, size_t nmemb, FILE *f) \
+	{                                                                     \
+		KCALL(name, FAIL_NEVER, BUF(ptr, items(size, nmemb), access), \
+		      ptr, size, nmemb, f);                                   \
+	}
+STDIO_ONE(fread, W)
+STDIO_ONE(fwrite, R)
+STDIO_ONE(fread_unlocked, W)
+STDIO_ONE(fwrite_unlocked, R)
 
-static int pin_iov(const struct iovec *iov, int n, int access)
+/* whole: the call as made; chunk: the _unlocked call for one chunk. */
+static size_t stdio_rw(stdio_fn whole, stdio_fn chunk, void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	int any = 0;
-	for (int i = 0; i < n; i++)
-		any |= pin(iov[i].iov_base, iov[i].iov_len, access);
-	return any;
+	size_t len = items(size, nmemb);
+	if (SBMA_LIKELY(!in_sbma(ptr, len)) || len <= chunk_limit())
+		return whole(ptr, size, nmemb, f);
+	char *p = ptr;
+	size_t done = 0;
+	flockfile(f);
+	while (done < len) {
+		size_t n = chunk_len(p + done, len - done);
+		size_t r = chunk(p + done, 1, n, f);
+		done += r;
+		if (r < n)
+			break;
+	}
+	funlockfile(f);
+	return done / size;
 }
 
-static void unpin_iov(int pinned, const struct iovec *iov, int n)
+EXPORT size_t fread(void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	for (int i = 0; pinned && i < n; i++)
-		unpin(in_sbma(iov[i].iov_base, iov[i].iov_len), iov[i].iov_base, iov[i].iov_len);
+	return stdio_rw(fread_one, fread_unlocked_one, ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t read(int fd, void *buf, size_t count)
+EXPORT size_t fwrite(const void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return PINNED_CALL(read, W, buf, count, fd, buf, count);
+	return stdio_rw(fwrite_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t write(int fd, const void *buf, size_t count)
+EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return PINNED_CALL(write, R, buf, count, fd, buf, count);
+	return stdio_rw(fread_unlocked_one, fread_unlocked_one, ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off)
+EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return PINNED_CALL(pread, W, buf, count, fd, buf, count, off);
+	return stdio_rw(fwrite_unlocked_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+EXPORT size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *f)
 {
-	return PINNED_CALL(pwrite, R, buf, count, fd, buf, count, off);
+	size_t len;
+	if (__builtin_mul_overflow(size, nmemb, &len) || len > ptrlen)
+		__chk_fail();
+	return fread(ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *f)
 {
-	REAL(readv);
-	int p = pin_iov(iov, iovcnt, W);
-	ssize_t n = real_readv(fd, iov, iovcnt);
-	unpin_iov(p, iov, iovcnt);
-	return n;
+	size_t len;
+	if (__builtin_mul_overflow(size, nmemb, &len) || len > ptrlen)
+		__chk_fail();
+	return fread_unlocked(ptr, size, nmemb, f);
 }
 
-EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+/* A string longer than the stream's buffer goes to the kernel from where it
+ * is. Not split: the string is read (strlen) just before, so it is resident
+ * unless it is larger than the budget. */
+EXPORT int fputs(const char *s, FILE *f)
 {
-	REAL(writev);
-	int p = pin_iov(iov, iovcnt, R);
-	ssize_t n = real_writev(fd, iov, iovcnt);
-	unpin_iov(p, iov, iovcnt);
-	return n;
+	KCALL(fputs, FAIL_NEVER, PATH(s), s, f);
 }
 
-/* stdio reads and writes through libc-internal calls that no wrapper sees. */
-#undef fread_unlocked
-#undef fwrite_unlocked
-
-EXPORT size_t fread(void *ptr, size_t size, size_t nmemb, FILE *stream)
+EXPORT int fputs_unlocked(const char *s, FILE *f)
 {
-	return PINNED_CALL(fread, W, ptr, items(size, nmemb), ptr, size, nmemb, stream);
+	KCALL(fputs_unlocked, FAIL_NEVER, PATH(s), s, f);
 }
 
-EXPORT size_t fwrite(const void *ptr, size_t size, size_t nmemb, FILE *stream)
+EXPORT int puts(const char *s)
 {
-	return PINNED_CALL(fwrite, R, ptr, items(size, nmemb), ptr, size, nmemb, stream);
-}
-
-EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t nmemb, FILE *stream)
-{
-	return PINNED_CALL(fread_unlocked, W, ptr, items(size, nmemb), ptr, size, nmemb, stream);
-}
-
-EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t nmemb, FILE *stream)
-{
-	return PINNED_CALL(fwrite_unlocked, R, ptr, items(size, nmemb), ptr, size, nmemb, stream);
-}
-
-/* _FORTIFY_SOURCE builds (most distribution binaries) call these instead. */
-ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
-ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off, size_t buflen);
-size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream);
-size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream);
-
-EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
-{
-	return PINNED_CALL(__read_chk, W, buf, count, fd, buf, count, buflen);
-}
-
-EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off, size_t buflen)
-{
-	return PINNED_CALL(__pread_chk, W, buf, count, fd, buf, count, off, buflen);
-}
-
-EXPORT size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream)
-{
-	return PINNED_CALL(__fread_chk, W, ptr, items(size, nmemb), ptr, ptrlen, size, nmemb, stream);
-}
-
-EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *stream)
-{
-	return PINNED_CALL(__fread_unlocked_chk, W, ptr, items(size, nmemb), ptr, ptrlen, size, nmemb, stream);
+	KCALL(puts, FAIL_NEVER, PATH(s), s);
 }

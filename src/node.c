@@ -21,7 +21,9 @@
  *      coldest pages (so the node always makes progress);
  *   3. if it has nothing left to evict either, waits asleep (a futex in the
  *      segment, woken whenever budget is freed) for SBMA_NODE_TIMEOUT
- *      seconds at most, then loads over budget and says so once.
+ *      seconds at most, then loads over budget and says so once. It does
+ *      not wait at all when no other process is running: then nobody
+ *      could ever free budget (all blocked with pinned buffers, say).
  * Waiters are served first come, first served: a process with a ticket has
  * the budget it waits for reserved against everyone who came later.
  *
@@ -40,6 +42,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -235,6 +238,27 @@ static uint64_t ask_blocked_locked(uint64_t bytes)
 	return pending;
 }
 
+/* Whether waiting can help: another process is running (it frees budget
+ * when it evicts to make room for itself, frees memory or blocks), or is
+ * waiting too but holds pages it can still evict. If all others are
+ * blocked or waiting with nothing left to release and no request is
+ * pending, nobody will ever free budget: waiting would only stall the node
+ * (pinned MPI buffers of every rank at once, say). */
+static int anyone_may_free_locked(void)
+{
+	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
+		struct sbma_node_slot *s = &seg->slots[i];
+		if (s == me || !s->pid)
+			continue;
+		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+		if (st == SBMA_SLOT_RUNNING)
+			return 1;
+		if (st == SBMA_SLOT_WAITING && s->charged > __atomic_load_n(&s->pinned, __ATOMIC_RELAXED))
+			return 1;
+	}
+	return 0;
+}
+
 static void set_state(uint32_t state)
 {
 	__atomic_store_n(&me->state, state, __ATOMIC_RELAXED);
@@ -260,20 +284,30 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 	set_state(SBMA_SLOT_WAITING);
 	sbma__st.node_waits++;
 	int own_left = evict_own != NULL;
+	/* A round of release requests that freed nothing (the blocked
+	 * processes' pages are pinned, or one hangs): evict our own before
+	 * asking again, rather than wait for the timeout. */
+	int fruitless = 0;
 	for (;;) {
 		if (try_charge_locked(bytes))
 			break;
 		uint64_t used = seg->charged + reserved_ahead(me->ticket);
 		uint64_t shortfall = used + bytes > seg->budget ? used + bytes - seg->budget : bytes;
-		if (!ask_blocked_locked(shortfall) && own_left) {
+		uint64_t asked = fruitless && own_left ? 0 : ask_blocked_locked(shortfall);
+		if (!asked && own_left) {
 			node_unlock();
 			int64_t got = evict_own(shortfall, arg);
 			node_lock();
 			if (got <= 0)
 				own_left = 0;
+			fruitless = 0;
 			continue;
 		}
-		if (sbma__os_now_ns() >= deadline) {
+		int timed_out = sbma__os_now_ns() >= deadline;
+		/* Free budget that earlier waiters hold reserved goes to them:
+		 * they run next, and running processes free budget. */
+		int progress = asked || own_left || seg->charged < seg->budget || anyone_may_free_locked();
+		if (timed_out || !progress) {
 			if (partial) {
 				/* Admission: take what is free, leave the rest
 				 * to faults. */
@@ -284,17 +318,22 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 				seg->over_budget++;
 				sbma__st.over_budget++;
 				if (!warned_over++)
-					sbma__log("node: no process released memory within SBMA_NODE_TIMEOUT=%us; "
-						  "process %d loads past the node budget (counted in over_budget)",
-						  sbma__opt.node_timeout, (int)getpid());
+					sbma__log("node: %s; process %d loads past the node budget (counted in "
+						  "over_budget; said once)",
+						  timed_out ? "no process released memory within SBMA_NODE_TIMEOUT"
+							    : "no other process can release memory (all blocked or "
+							      "waiting, their pages pinned)",
+						  (int)getpid());
 			}
 			break;
 		}
 		uint32_t seen = __atomic_load_n(&seg->futex, __ATOMIC_ACQUIRE);
+		uint64_t charged_before = seg->charged;
 		node_unlock();
 		sleep_on(seen, WAIT_SLICE_NS);
 		node_lock();
 		recover_locked();
+		fruitless = asked && seg->charged >= charged_before;
 	}
 	me->ticket = 0;
 	me->want = 0;
@@ -434,6 +473,65 @@ static int create_segment(int fd)
 	return 0;
 }
 
+/*
+ * Remove the segments of this user's other jobs on this host whose
+ * processes all died (killed by SIGKILL, so no one removed them): launcher
+ * job names change at every run, so nobody would ever join them again to
+ * find them stale. Runs when a job creates its segment, before the engine
+ * starts (opendir may allocate: it gets libc's memory then).
+ */
+static void sweep_stale(const char *host)
+{
+	char prefix[64], suffix[80];
+	sbma__format(prefix, sizeof prefix, "sbma-%u-", (unsigned)getuid());
+	sbma__format(suffix, sizeof suffix, "-%s", host);
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name), ns = strlen(suffix);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) || n <= ns || strcmp(e->d_name + n - ns, suffix))
+			continue;
+		char name[300];
+		sbma__format(name, sizeof name, "/%s", e->d_name);
+		int fd = shm_open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		struct sbma_node_segment *s = NULL;
+		int err = 0;
+		if (fstat(fd, &st) == 0 && st.st_uid == getuid() && (uint64_t)st.st_size == sizeof *s)
+			s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
+		close(fd);
+		if (!s)
+			continue;
+		if (!check_existing(&st, s)) {
+			/* Only look: a job that lives reclaims its own dead. A
+			 * lock that cannot be had is not ours to repair. */
+			int lr = pthread_mutex_lock(&s->lock);
+			if (lr == EOWNERDEAD)
+				pthread_mutex_consistent(&s->lock);
+			else if (lr) {
+				sbma__os_munmap(s, sizeof *s);
+				continue;
+			}
+			int live = 0;
+			for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
+				live += s->slots[i].pid && slot_alive(&s->slots[i]);
+			if (!live && !s->closing) {
+				s->closing = 1;
+				shm_unlink(name);
+				if (sbma__opt.verbose)
+					sbma__log("node: removed the stale node segment /dev/shm%s", name);
+			}
+			pthread_mutex_unlock(&s->lock);
+		}
+		sbma__os_munmap(s, sizeof *s);
+	}
+	closedir(d);
+}
+
 /* Map an existing segment and check it. Returns 0, -EAGAIN (gone or stale
  * and removed: try again) or another -errno after printing why. */
 static int open_existing(void)
@@ -542,6 +640,8 @@ static int join_locked(const char *job)
 	for (int attempt = 0; attempt < 20 && rc == -EAGAIN; attempt++) {
 		int fd = shm_open(seg_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
+			if (attempt == 0)
+				sweep_stale(hs);
 			/* shm_open applies the umask; 0600 needs no more. */
 			rc = create_segment(fd);
 			close(fd);

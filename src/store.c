@@ -85,6 +85,25 @@ int sbma__store_open(void)
 	return 0;
 }
 
+/*
+ * Open a new backing file and make it the current one; the previous one
+ * stays open and its descriptor goes to *old_fd, for the caller to copy
+ * from and close. For fork.c: a forked child must not write its parent's
+ * file. On failure the current file is unchanged.
+ */
+int sbma__store_replace(int *old_fd)
+{
+	int fd = store_fd, direct = store_direct;
+	int rc = sbma__store_open();
+	if (rc) {
+		store_fd = fd;
+		store_direct = direct;
+		return rc;
+	}
+	*old_fd = fd;
+	return 0;
+}
+
 void sbma__store_close(void)
 {
 	if (store_fd >= 0)

@@ -3,7 +3,8 @@
 # names it and the reason, and the process stops (running on a private
 # budget instead would silently oversubscribe the node): wrong magic, too
 # small, readable by others, another SBMA version, another owner (as root).
-# A stale segment, whose processes all died, is replaced, never joined.
+# A stale segment, whose processes all died, is replaced, never joined; one
+# of another job is removed when a job creates its segment.
 # A bad SBMA_JOB is refused before the program starts.
 # See docs/testing.md.
 . "${top_srcdir:-.}/tests/node_lib.sh"
@@ -55,6 +56,26 @@ else
 	rm -f "$SBMA_DIR/stale-copy"
 	printf '\007' | dd of="$seg" bs=1 seek=8 conv=notrunc 2>/dev/null
 	expect_refusal "version 7" "another SBMA version"
+fi
+
+# A stale segment of another job (its launcher's job name will never come
+# back) is removed when a job creates its segment.
+other=$("$bin/prog_node_probe" name "$SBMA_JOB-other")
+SBMA_JOB=$SBMA_JOB-other "$bin/prog_node_worker" -m 16 -s 100 -i 4 &
+p=$!
+sleep 0.3
+kill -KILL $p
+wait $p 2>/dev/null
+if [ ! -e "$other" ]; then
+	fail "no segment left behind by a killed process of another job (the test needs one)"
+else
+	"$bin/prog_node_worker" -m 4 -s 1 || fail "the worker after another job's crash failed"
+	if [ -e "$other" ]; then
+		fail "the stale segment of another job was not removed"
+		rm -f "$other"
+	else
+		echo "ok: stale segment of another job removed"
+	fi
 fi
 
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
