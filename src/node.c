@@ -239,21 +239,16 @@ static uint64_t ask_blocked_locked(uint64_t bytes)
 }
 
 /* Whether waiting can help: another process is running (it frees budget
- * when it evicts to make room for itself, frees memory or blocks), or is
- * waiting too but holds pages it can still evict. If all others are
- * blocked or waiting with nothing left to release and no request is
- * pending, nobody will ever free budget: waiting would only stall the node
- * (pinned MPI buffers of every rank at once, say). */
+ * when it evicts to make room for itself, frees memory or blocks; a waiter
+ * counts as running while it evicts its own pages). If all others are
+ * blocked or asleep waiting, no request is pending and nobody is ahead in
+ * the queue, nobody will ever free budget: waiting would only stall the
+ * node (pinned MPI buffers of every rank at once, say). */
 static int anyone_may_free_locked(void)
 {
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
 		struct sbma_node_slot *s = &seg->slots[i];
-		if (s == me || !s->pid)
-			continue;
-		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
-		if (st == SBMA_SLOT_RUNNING)
-			return 1;
-		if (st == SBMA_SLOT_WAITING && s->charged > __atomic_load_n(&s->pinned, __ATOMIC_RELAXED))
+		if (s != me && s->pid && __atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING)
 			return 1;
 	}
 	return 0;
@@ -295,18 +290,22 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 		uint64_t shortfall = used + bytes > seg->budget ? used + bytes - seg->budget : bytes;
 		uint64_t asked = fruitless && own_left ? 0 : ask_blocked_locked(shortfall);
 		if (!asked && own_left) {
+			/* Running, as others see it: it is about to free budget. */
+			set_state(SBMA_SLOT_RUNNING);
 			node_unlock();
 			int64_t got = evict_own(shortfall, arg);
 			node_lock();
+			set_state(SBMA_SLOT_WAITING);
 			if (got <= 0)
 				own_left = 0;
 			fruitless = 0;
 			continue;
 		}
 		int timed_out = sbma__os_now_ns() >= deadline;
-		/* Free budget that earlier waiters hold reserved goes to them:
-		 * they run next, and running processes free budget. */
-		int progress = asked || own_left || seg->charged < seg->budget || anyone_may_free_locked();
+		/* Earlier waiters get served first: they run next, and running
+		 * processes free budget. */
+		int progress = (asked && !fruitless) || own_left || reserved_ahead(me->ticket) ||
+			       anyone_may_free_locked();
 		if (timed_out || !progress) {
 			if (partial) {
 				/* Admission: take what is free, leave the rest

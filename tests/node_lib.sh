@@ -56,3 +56,13 @@ expect_clean() {
 		fail "$1: files left in SBMA_DIR: $(ls -A "$SBMA_DIR")"
 	fi
 }
+
+# wait_for_segment PATH: until a process of the job has created it (a loaded
+# machine may take seconds to get there); 1 if it never appears.
+wait_for_segment() {
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -3,10 +3,11 @@
  * node-budget tests. It links nothing of SBMA but the segment layout.
  *
  *   prog_node_probe watch JOB PID...   sample until the segment is gone
- *       (or 60 s): every 2 ms, the sum over the listed processes (and their
- *       children) of RssShmem
- *       (the kernel's count of their SBMA pages and the segment) and the
- *       segment's charged total. Prints "max_rss_shmem=N max_charged=N
+ *       (or 60 s): every 2 ms, the sum over the listed processes (and all
+ *       their descendants) of the RAM their SBMA memfds hold and of RssShmem
+ *       (the kernel's count of all their shared pages: SBMA's, the segment's,
+ *       and any other shared memory) and the segment's charged total.
+ *       Prints "max_memfd=N max_rss_shmem=N max_charged=N
  *       budget=N over_budget=N final_charged=N recovered=N", exit 0.
  *   prog_node_probe check JOB    the segment's total equals the sum of its
  *       live slots' charges: prints them, exit 0 if equal, 3 if not, 4 if
@@ -14,6 +15,7 @@
  *   prog_node_probe name JOB     print the segment's path.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -82,11 +84,38 @@ static uint64_t rss_shmem_one(pid_t pid)
 	return kb << 10;
 }
 
-/* A process and its children (a fork-based job is listed by its parent). */
-static uint64_t rss_shmem(pid_t pid)
+/* RAM held by a process's SBMA memfd (the data of its resident SBMA pages,
+ * whichever view maps them): the memfd's allocated blocks. Unlike RssShmem
+ * it does not count other shared memory (MPI's shared-memory transport). */
+static uint64_t memfd_ram_one(pid_t pid)
+{
+	char dir[64], path[320], link[256];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		struct stat st;
+		if (strncmp(link, "/memfd:sbma", 11) == 0 && stat(path, &st) == 0)
+			sum += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* fn summed over a process and all its descendants (a job is listed by
+ * its launcher, which may sit under a `timeout`). */
+static uint64_t tree_sum(pid_t pid, uint64_t (*fn)(pid_t))
 {
 	char path[96], buf[4096];
-	uint64_t sum = rss_shmem_one(pid);
+	uint64_t sum = fn(pid);
 	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -94,15 +123,16 @@ static uint64_t rss_shmem(pid_t pid)
 	size_t n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
-		sum += rss_shmem_one((pid_t)atoi(p));
+	char *save = NULL;
+	for (char *p = strtok_r(buf, " \n", &save); p; p = strtok_r(NULL, " \n", &save))
+		sum += tree_sum((pid_t)atoi(p), fn);
 	return sum;
 }
 
 static int watch(const char *job, int npid, char **pids)
 {
 	struct sbma_node_segment *s = NULL;
-	uint64_t max_rss = 0, max_charged = 0;
+	uint64_t max_rss = 0, max_charged = 0, max_memfd = 0;
 	struct timespec d = {0, 2000000};
 	char path[256];
 	seg_path(job, path, sizeof path);
@@ -112,8 +142,13 @@ static int watch(const char *job, int npid, char **pids)
 		else if (access(path, F_OK) != 0)
 			break; /* the last process removed it */
 		uint64_t sum = 0;
-		for (int k = 0; k < npid; k++)
-			sum += rss_shmem((pid_t)atoi(pids[k]));
+		uint64_t memfd = 0;
+		for (int k = 0; k < npid; k++) {
+			sum += tree_sum((pid_t)atoi(pids[k]), rss_shmem_one);
+			memfd += tree_sum((pid_t)atoi(pids[k]), memfd_ram_one);
+		}
+		if (memfd > max_memfd)
+			max_memfd = memfd;
 		if (sum > max_rss)
 			max_rss = sum;
 		if (s && LOAD(s->charged) > max_charged)
@@ -124,9 +159,9 @@ static int watch(const char *job, int npid, char **pids)
 		printf("no segment\n");
 		return 4;
 	}
-	printf("max_rss_shmem=%" PRIu64 " max_charged=%" PRIu64 " budget=%" PRIu64 " over_budget=%" PRIu64
+	printf("max_memfd=%" PRIu64 " max_rss_shmem=%" PRIu64 " max_charged=%" PRIu64 " budget=%" PRIu64 " over_budget=%" PRIu64
 	       " final_charged=%" PRIu64 " recovered=%" PRIu64 "\n",
-	       max_rss, max_charged, LOAD(s->budget), LOAD(s->over_budget), LOAD(s->charged), LOAD(s->recovered));
+	       max_memfd, max_rss, max_charged, LOAD(s->budget), LOAD(s->over_budget), LOAD(s->charged), LOAD(s->recovered));
 	return 0;
 }
 

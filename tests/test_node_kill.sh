@@ -54,7 +54,13 @@ echo "ok: $rounds rounds, $killed processes killed while working, survivors all 
 # SBMA_NODE_TIMEOUT (which would take 10 s) but finish at once.
 "$bin/prog_node_worker" -m 16 -s 200 -i 7 &
 holder=$!
-sleep 0.3
+wait_for_segment "$seg" || fail "the holder never created the segment"
+# Until it holds the whole budget (16 MiB resident of its 16 MiB array).
+for _ in $(seq 100); do
+	out=$("$bin/prog_node_probe" check "$SBMA_JOB")
+	[ "$(field charged "$out")" = $((16 << 20)) ] && break
+	sleep 0.05
+done
 kill -STOP "$holder"
 start=$(date +%s)
 # While the holder is stopped (alive, holding the budget), start the

@@ -36,7 +36,8 @@ expect_refusal "mode 0644" "mode is not 0600"
 # A real segment left behind by a killed process: stale.
 "$bin/prog_node_worker" -m 16 -s 100 -i 3 &
 p=$!
-sleep 0.3
+wait_for_segment "$seg"
+sleep 0.1
 kill -KILL $p
 wait $p 2>/dev/null
 if [ ! -e "$seg" ]; then
@@ -63,7 +64,8 @@ fi
 other=$("$bin/prog_node_probe" name "$SBMA_JOB-other")
 SBMA_JOB=$SBMA_JOB-other "$bin/prog_node_worker" -m 16 -s 100 -i 4 &
 p=$!
-sleep 0.3
+wait_for_segment "$other"
+sleep 0.1
 kill -KILL $p
 wait $p 2>/dev/null
 if [ ! -e "$other" ]; then
