@@ -3,10 +3,13 @@
  * makes these the program's malloc family.
  *
  * Requests of at least SBMA_MIN_ALLOC bytes become SBMA allocations; smaller
- * ones, and every request made while SBMA starts, go to glibc's own
- * allocator. A pointer is SBMA's iff it lies in the arena: one range check,
- * no lock, so free() of a small block costs almost nothing extra. A pointer
- * SBMA did not hand out goes to glibc, whose it is.
+ * ones, every request made while SBMA starts, every request glibc's own code
+ * makes (see libc_lo below: it hands some of that memory to the kernel
+ * behind every wrapper's back), and every request made inside an MPI call
+ * (sbma__libc_only) go to glibc's own allocator. A pointer is SBMA's iff it
+ * lies in the arena: one range check, no lock, so free() of a small block
+ * costs almost nothing extra. A pointer SBMA did not hand out goes to
+ * glibc, whose it is.
  *
  * Why no static bootstrap arena (DESIGN.md 4, "dlsym allocates"): that trap
  * is for allocators that find the real malloc with dlsym, which itself calls
@@ -48,6 +51,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <malloc.h>
 #include <string.h>
 
@@ -55,28 +59,89 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* Who called the allocator entry point (which must not be inlined into
+ * another one for this to mean anything: each takes it itself). */
+#define CALLER __builtin_return_address(0)
+
 /* Nonzero while this thread's requests must all go to libc: the PMPI layer
  * sets it for the length of an MPI call, whose own temporary buffers the
  * kernel or a NIC fills behind SBMA's back (pmpi/pmpi_internal.h). */
 __thread int sbma__libc_only;
 
-/* Whether a request of this size should be SBMA's. Large requests made
- * before the engine runs start it; those made while it starts (by hwloc,
- * say) go to libc. */
-static inline int wants_sbma(size_t size)
+/*
+ * glibc's own code, [libc_lo, libc_hi). Memory that glibc allocates for
+ * itself stays glibc's, whatever its size: glibc hands some of it to the
+ * kernel through internal system calls that no wrapper sees (a DIR buffer
+ * filled by getdents, up to 1 MiB on file systems with large blocks; stdio
+ * buffers with SBMA_MIN_ALLOC lowered), which would fail with EFAULT once
+ * evicted. Set by a constructor that runs before SBMA's settings are read
+ * (until then every request is glibc's anyway); empty if not found.
+ */
+static uintptr_t libc_lo, libc_hi;
+
+struct span {
+	uintptr_t base, lo, hi;
+};
+
+static int find_span(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct span *s = arg;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	int mine = 0;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		mine |= s->base >= a && s->base < a + ph->p_memsz;
+		if (ph->p_flags & PF_X) {
+			lo = a < lo ? a : lo;
+			hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+		}
+	}
+	if (!mine || hi == 0)
+		return 0;
+	s->lo = lo;
+	s->hi = hi;
+	return 1;
+}
+
+__attribute__((constructor(101))) static void find_libc(void)
+{
+	Dl_info info;
+	struct span s = { 0, 0, 0 };
+	if (!dladdr((void *)__libc_malloc, &info) || !info.dli_fbase)
+		return;
+	s.base = (uintptr_t)info.dli_fbase;
+	if (dl_iterate_phdr(find_span, &s) == 1) {
+		libc_lo = s.lo;
+		libc_hi = s.hi;
+	}
+}
+
+/* Whether a request of this size, made from `caller`, should be SBMA's.
+ * Large requests made before the engine runs start it; those made while it
+ * starts (by hwloc, say) go to libc. */
+static inline int wants_sbma(size_t size, const void *caller)
 {
 	if (SBMA_LIKELY(size < sbma__opt.min_alloc || sbma__opt.min_alloc == 0))
 		return 0;
-	if (sbma__libc_only)
+	if (sbma__libc_only || (uintptr_t)caller - libc_lo < libc_hi - libc_lo)
 		return 0;
 	return sbma__ensure_ready() == 0;
 }
 
-EXPORT void *malloc(size_t size)
+static void *do_malloc(size_t size, const void *caller)
 {
-	if (wants_sbma(size))
+	if (wants_sbma(size, caller))
 		return sbma_malloc(size);
 	return __libc_malloc(size);
+}
+
+EXPORT void *malloc(size_t size)
+{
+	return do_malloc(size, CALLER);
 }
 
 EXPORT void free(void *ptr)
@@ -94,7 +159,7 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (wants_sbma(total))
+	if (wants_sbma(total, CALLER))
 		return sbma_calloc(nmemb, size);
 	return __libc_calloc(nmemb, size);
 }
@@ -108,13 +173,13 @@ static size_t libc_usable_size(void *ptr)
 	return real ? real(ptr) : 0;
 }
 
-EXPORT void *realloc(void *ptr, size_t size)
+static void *do_realloc(void *ptr, size_t size, const void *caller)
 {
 	if (sbma__in_arena(ptr))
 		return sbma_realloc(ptr, size);
 	if (!ptr)
-		return malloc(size);
-	if (!wants_sbma(size))
+		return do_malloc(size, caller);
+	if (!wants_sbma(size, caller))
 		return __libc_realloc(ptr, size);
 	/* A libc block grows past SBMA_MIN_ALLOC: it moves into SBMA. */
 	size_t old = libc_usable_size(ptr);
@@ -126,6 +191,11 @@ EXPORT void *realloc(void *ptr, size_t size)
 	return np;
 }
 
+EXPORT void *realloc(void *ptr, size_t size)
+{
+	return do_realloc(ptr, size, CALLER);
+}
+
 EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 {
 	size_t total;
@@ -133,25 +203,31 @@ EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(ptr, total);
+	return do_realloc(ptr, total, CALLER);
 }
 
 /* The largest alignment glibc's malloc gives anyway (MALLOC_ALIGNMENT). */
 #define LIBC_ALIGN 16
 
-EXPORT void *memalign(size_t alignment, size_t size)
+/* memalign as glibc defines it (file header). */
+static void *do_memalign(size_t alignment, size_t size, const void *caller)
 {
 	if (alignment <= LIBC_ALIGN)
-		return malloc(size);
+		return do_malloc(size, caller);
 	if (alignment > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if (alignment & (alignment - 1))
 		alignment = (size_t)1 << (64 - __builtin_clzll((unsigned long long)alignment));
-	if (wants_sbma(size))
+	if (wants_sbma(size, caller))
 		return sbma_aligned_alloc(alignment, size);
 	return __libc_memalign(alignment, size);
+}
+
+EXPORT void *memalign(size_t alignment, size_t size)
+{
+	return do_memalign(alignment, size, CALLER);
 }
 
 EXPORT void *aligned_alloc(size_t alignment, size_t size)
@@ -160,7 +236,7 @@ EXPORT void *aligned_alloc(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return memalign(alignment, size);
+	return do_memalign(alignment, size, CALLER);
 }
 
 EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
@@ -168,7 +244,7 @@ EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
 	if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
 		return EINVAL; /* *memptr untouched, as glibc */
 	int saved = errno;
-	void *p = memalign(alignment, size);
+	void *p = do_memalign(alignment, size, CALLER);
 	int rc = p ? 0 : errno;
 	errno = saved;
 	if (p)
@@ -178,7 +254,7 @@ EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
 
 EXPORT void *valloc(size_t size)
 {
-	return memalign(sbma__os_page_size(), size);
+	return do_memalign(sbma__os_page_size(), size, CALLER);
 }
 
 EXPORT void *pvalloc(size_t size)
@@ -188,7 +264,7 @@ EXPORT void *pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return memalign(ps, (size + ps - 1) & ~(ps - 1));
+	return do_memalign(ps, (size + ps - 1) & ~(ps - 1), CALLER);
 }
 
 EXPORT size_t malloc_usable_size(void *ptr)

@@ -29,6 +29,7 @@
  * evicts everything in a loop. Then the allocator: reallocarray overflow (ENOMEM, the block
  * untouched), memalign/aligned_alloc/posix_memalign/valloc/pvalloc
  * alignment as glibc defines it, malloc_usable_size, cfree, mallopt,
+ * glibc's own allocations (strdup of 2 MiB) staying glibc's,
  * mallinfo/mallinfo2 (SBMA's blocks counted as mmapped chunks),
  * malloc_trim, malloc_stats, and bad frees: a double free and interior
  * pointers are reported with the address and change nothing, and with
@@ -1259,6 +1260,24 @@ static void test_alloc_entry_points(void)
 	dup2(saved, 2);
 	close(saved);
 	close(nul);
+
+	/* What glibc allocates for itself stays glibc's, whatever the size
+	 * (it may hand it to the kernel where no wrapper sees it). */
+	char *text = malloc(big + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT(sbma_owns(text));
+	memset(text, 'x', big);
+	text[big] = '\0';
+	char *dup = strdup(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dup);
+	CU_ASSERT(!sbma_owns(dup));
+	CU_ASSERT_EQUAL(strlen(dup), big);
+	DIR *d = opendir(dir);
+	CU_ASSERT_PTR_NOT_NULL(d);
+	if (d)
+		closedir(d);
+	free(dup);
+	free(text);
 
 	/* cfree (old binaries) of both kinds. */
 	uint64_t before = tc_stats().allocations;

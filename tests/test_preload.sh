@@ -6,7 +6,9 @@
 #     read(2) from its preinit function, before any library constructor
 #     (SBMA's included); it must print "ok" under the preload, and exit 3
 #     without it (it noticed SBMA is absent), so a lost preload cannot pass.
-#  2. dd copies a 72 MiB file with 48 MiB blocks (its buffer is SBMA memory,
+#  2. sort with SBMA_MIN_ALLOC=4K: glibc's own (stdio) buffers must stay
+#     glibc's, or its internal reads into them fail once they are evicted.
+#  3. dd copies a 72 MiB file with 48 MiB blocks (its buffer is SBMA memory,
 #     3x the 16 MiB budget): file to file (the reads and writes are split),
 #     and file to pipe to file (pipe transfers are pinned whole, over the
 #     budget); the copies must be identical to the original.
@@ -57,7 +59,18 @@ for budget in 16M 50%; do
 	check "prog_preload under LD_PRELOAD, SBMA_BUDGET=$budget (exit $rc)" $?
 done
 
-# 2. dd with buffers over the budget.
+# 2. Memory glibc allocates for itself stays glibc's: with SBMA_MIN_ALLOC
+#    at its smallest, stdio's own buffers would otherwise be SBMA memory
+#    that glibc reads into with internal calls no wrapper sees (EFAULT once
+#    evicted: "sort: read failed: Bad address").
+seq 1 1500000 >"$tmp/nums"
+sort -r "$tmp/nums" | md5sum >"$tmp/want"
+env LD_PRELOAD="$LIB" SBMA_BUDGET=16M SBMA_PAGE=4K SBMA_MIN_ALLOC=4K SBMA_DIR="$tmp" $TIMEOUT \
+	sort -S 64M -r "$tmp/nums" 2>"$tmp/err" | md5sum >"$tmp/got"
+cmp -s "$tmp/want" "$tmp/got" && [ ! -s "$tmp/err" ]
+check "sort -S 64M with SBMA_MIN_ALLOC=4K, SBMA_PAGE=4K, budget 16M" $?
+
+# 3. dd with buffers over the budget.
 if ! command -v dd >/dev/null || ! command -v cmp >/dev/null; then
 	echo "SKIP: dd or cmp missing"
 else
