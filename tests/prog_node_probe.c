@@ -12,6 +12,8 @@
  *   prog_node_probe check JOB    the segment's total equals the sum of its
  *       live slots' charges: prints them, exit 0 if equal, 3 if not, 4 if
  *       there is no segment.
+ *   prog_node_probe hold JOB     lock the segment's mutex, print "held" and
+ *       wait to be killed (a process that dies holding the lock).
  *   prog_node_probe name JOB     print the segment's path.
  */
 #define _GNU_SOURCE
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -189,18 +192,45 @@ static int check(const char *job)
 	return LOAD(s->charged) == sum ? 0 : 3;
 }
 
+/* Take the segment's mutex and keep it until killed: a process that dies
+ * holding it (the test kills this one with SIGKILL). Prints "held". */
+static int hold(const char *job)
+{
+	char path[256];
+	seg_path(job, path, sizeof path);
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return 4;
+	struct sbma_node_segment *s =
+		mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (s == MAP_FAILED || LOAD(s->magic) != SBMA_NODE_MAGIC)
+		return 4;
+	int rc = pthread_mutex_lock(&s->lock);
+	if (rc == EOWNERDEAD)
+		pthread_mutex_consistent(&s->lock);
+	else if (rc)
+		return 3;
+	printf("held\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "watch"))
 		return watch(argv[2], argc - 3, argv + 3);
 	if (argc == 3 && !strcmp(argv[1], "check"))
 		return check(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "hold"))
+		return hold(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "name")) {
 		char path[256];
 		seg_path(argv[2], path, sizeof path);
 		printf("%s\n", path);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s watch JOB PID... | check JOB | name JOB\n", argv[0]);
+	fprintf(stderr, "usage: %s watch JOB PID... | check JOB | hold JOB | name JOB\n", argv[0]);
 	return 2;
 }

@@ -75,5 +75,30 @@ took=$(($(date +%s) - start))
 expect_le "seconds until the killed holder's budget was reclaimed and used" "$took" 5
 expect_clean "killed holder"
 
+# A process killed while it holds the segment's mutex: the others get
+# EOWNERDEAD, repair, and go on (no hang: the watchdog would fail the test).
+pids=
+for i in 1 2 3; do
+	"$bin/prog_node_worker" -m 16 -s 16 -i $((900 + i)) &
+	pids="$pids $!"
+done
+wait_for_segment "$seg" || fail "no segment for the mutex-holder round"
+"$bin/prog_node_probe" hold "$SBMA_JOB" >"$SBMA_DIR/held" &
+holder=$!
+for _ in $(seq 100); do
+	grep -q held "$SBMA_DIR/held" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q held "$SBMA_DIR/held" || fail "the probe never got the mutex"
+sleep 0.2 # the workers now queue on the lock
+kill -KILL $holder
+wait $holder 2>/dev/null
+for p in $pids; do
+	wait "$p" || fail "after a process died holding the mutex: worker $p exited with status $?"
+done
+rm -f "$SBMA_DIR/held"
+expect_clean "mutex holder killed"
+echo "ok: a process killed holding the node mutex: the others repaired it and finished"
+
 [ $fails -eq 0 ] || exit 1
 echo "PASS"
