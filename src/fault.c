@@ -235,7 +235,8 @@ static void bits_del(sigset_t *s, unsigned bits)
 }
 
 /* The next pthread_sigmask (glibc's), found at load. */
-static int (*next_pthread_sigmask)(int, const sigset_t *, sigset_t *);
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+static sigmask_fn next_pthread_sigmask;
 
 /*
  * Change the kernel's mask of this thread: glibc's pthread_sigmask, or
@@ -246,8 +247,7 @@ static int (*next_pthread_sigmask)(int, const sigset_t *, sigset_t *);
  */
 static int real_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	int (*next)(int, const sigset_t *, sigset_t *) =
-		__atomic_load_n(&next_pthread_sigmask, __ATOMIC_ACQUIRE);
+	sigmask_fn next = __atomic_load_n(&next_pthread_sigmask, __ATOMIC_ACQUIRE);
 	if (next)
 		return next(how, set, old);
 	sigset_t s;
@@ -609,8 +609,25 @@ int sbma__fault_recheck(void)
 
 /* Called by the constructor (which installs) and again at engine start
  * (which thereby re-checks): the same operation. */
+/* fork() from one thread while another holds the chain lock would leave
+ * the child with a lock nobody releases (its next sigaction on SIGSEGV or
+ * SIGBUS would spin forever) and maybe a record half written: hold it
+ * across fork. */
+static sigset_t fork_saved_mask;
+static void chain_fork_prepare(void)
+{
+	chain_lock_take_async(&fork_saved_mask);
+}
+static void chain_fork_release(void)
+{
+	chain_lock_drop_async(&fork_saved_mask);
+}
+
 int sbma__fault_install(void)
 {
+	static int atfork_done;
+	if (!__atomic_exchange_n(&atfork_done, 1, __ATOMIC_ACQ_REL))
+		pthread_atfork(chain_fork_prepare, chain_fork_release, chain_fork_release);
 	return sbma__fault_recheck();
 }
 
@@ -748,18 +765,17 @@ static void find_next(void)
 		next_sigset = (handler_t(*)(int, handler_t))dlsym(RTLD_NEXT, "sigset");
 }
 
-static int (*next_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static create_fn next_pthread_create;
 
 static void find_next_mask(void)
 {
 	if (!next_pthread_sigmask) {
-		void *f = dlsym(RTLD_NEXT, "pthread_sigmask");
-		__atomic_store_n(&next_pthread_sigmask, (int (*)(int, const sigset_t *, sigset_t *))f,
-				 __ATOMIC_RELEASE);
+		sigmask_fn f = (sigmask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
+		__atomic_store_n(&next_pthread_sigmask, f, __ATOMIC_RELEASE);
 	}
 	if (!next_pthread_create)
-		next_pthread_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
-					       void *))dlsym(RTLD_NEXT, "pthread_create");
+		next_pthread_create = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
 }
 
 __attribute__((constructor)) static void find_next_at_load(void)

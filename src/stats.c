@@ -77,4 +77,8 @@ void sbma_print_stats(int fd)
 	line(fd, "allocations", s.allocations, "");
 	line(fd, "maps", s.maps, "");
 	line(fd, "coarsenings", s.coarsenings, "");
+	line(fd, "blocked_ms", s.blocked_ns / 1000000, "ms");
+	line(fd, "wait_ms", s.wait_ns / 1000000, "ms");
+	line(fd, "node_waits", s.node_waits, "");
+	line(fd, "releases", s.releases, "");
 }

@@ -13,7 +13,24 @@
  * strict ISO C); SA_RESETHAND runs it once, then the fault kills; with
  * SIG_DFL the fault kills with SIGSEGV; a stack overflow reaches an
  * SA_ONSTACK handler on the alternate stack; a real SIGBUS reaches a SIGBUS
- * handler. Prints "ok" and exits 0, or names each failed check and exits 1.
+ * handler. Then the signal mask, on 8 MiB more of malloc'd SBMA memory
+ * (the child bodies of tests/sig_common.h, each in a forked child): threads
+ * that block every signal with pthread_sigmask or sigprocmask, a nested
+ * critical section, sighold/sigblock, threads created with a blocked mask
+ * or a pthread_attr_setsigmask_np one, a SIGUSR1 handler with a full
+ * sa_mask, a handler inside sigsuspend: each touches evicted memory and
+ * gets its data back, the program's queries show the mask it asked for and
+ * the kernel's own mask (read with the system call) leaves SIGSEGV/SIGBUS
+ * open; a SIGSEGV sent by kill, sigqueue or pthread_kill while blocked
+ * waits (sigpending shows it) and arrives on unblock with its siginfo, or
+ * kills then under SIG_DFL; a forked child keeps the mask, not the kept
+ * signal; a NULL dereference in a thread that blocks SIGSEGV kills the
+ * process without the program's handler; mask calls in the program's
+ * SIGSEGV handler followed by siglongjmp leave the next fault reaching it;
+ * a mask inherited across exec that blocks SIGSEGV/SIGBUS in the kernel
+ * (the program runs itself again, as "prog_signals exec") becomes the
+ * program's, and the kernel's opens, before main.
+ * Prints "ok" and exits 0, or names each failed check and exits 1.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -42,7 +59,7 @@ static int kernel_has_sbma(int sig)
 /* A child's wait status and report, checked against what is expected. */
 static void expect(const char *what, void (*fn)(void), int exit_code, int sig, const char *said)
 {
-	char out[256];
+	char out[512];
 	fflush(NULL);
 	int st = sc_run(fn, out, sizeof out);
 	int ok = (sig ? sc_killed(st, sig) : sc_exited(st, exit_code)) && strcmp(out, said) == 0;
@@ -59,7 +76,37 @@ static void child_bus(void)
 	sc_say("survived");
 }
 
-int main(void)
+/* Exec this program again with SIGSEGV, SIGBUS and SIGUSR1 blocked in the
+ * kernel, as a parent without SBMA may leave them. */
+static void child_exec_blocked(void)
+{
+	uint64_t m = (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) | (1ULL << (SIGUSR1 - 1));
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL, sizeof m);
+	execl("/proc/self/exe", "prog_signals", "exec", (char *)NULL);
+	sc_say("noexec;");
+}
+
+/* The program child_exec_blocked started: SIGSEGV and SIGBUS are blocked
+ * for the program and open in the kernel, and evicted SBMA memory works.
+ * Exit status 0 or 1; nothing on stdout. */
+static int after_exec(int64_t (*evict_all)(void))
+{
+	int ok = sc_blocks(SIGSEGV) && sc_blocks(SIGBUS) && sc_blocks(SIGUSR1) &&
+		 !sc_kblocks(SIGSEGV) && !sc_kblocks(SIGBUS) && sc_kblocks(SIGUSR1);
+	if (!ok)
+		fprintf(stderr, "prog_signals exec: mask not taken over (kernel %#llx)\n",
+			(unsigned long long)sc_kmask());
+	sc_mem_words = (8u << 20) / 8;
+	sc_mem = malloc(sc_mem_words * 8);
+	if (!sc_mem)
+		return 1;
+	sc_evict = evict_all;
+	sc_mem_fill();
+	int bad = sc_mem_evict() != 0 || sc_mem_touch() != 0;
+	return ok && !bad ? 0 : 1;
+}
+
+int main(int argc, char **argv)
 {
 	int64_t (*evict_all)(void) = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "sbma_evict_all");
 	int (*owns)(const void *) = (int (*)(const void *))dlsym(RTLD_DEFAULT, "sbma_owns");
@@ -67,6 +114,8 @@ int main(void)
 		fprintf(stderr, "prog_signals: SBMA is not loaded (run with LD_PRELOAD=libsbma.so)\n");
 		return 3;
 	}
+	if (argc > 1 && strcmp(argv[1], "exec") == 0)
+		return after_exec(evict_all);
 
 	/* The constructor installed SBMA's handler before main. */
 	struct sc_kact k;
@@ -126,6 +175,36 @@ int main(void)
 	CHECK(signal(SIGBUS, sc_h_plain) == SIG_DFL);
 	CHECK(kernel_has_sbma(SIGBUS));
 	expect("SIGBUS handler", child_bus, 42, 0, "plain:bus");
+
+	/* The signal mask. */
+	sc_mem_words = (8u << 20) / 8;
+	sc_mem = malloc(sc_mem_words * 8);
+	CHECK(sc_mem && owns(sc_mem));
+	if (!sc_mem)
+		return 1;
+	sc_evict = evict_all;
+	sc_mem_fill();
+	const char *blocked = "saved;view;kopen;touched;restored;main:touched;";
+	expect("mask: pthread_sigmask thread", sc_child_block_pthread, 0, 0, blocked);
+	expect("mask: sigprocmask thread", sc_child_block_procmask, 0, 0, blocked);
+	expect("mask: nested sigprocmask", sc_child_procmask_nested, 0, 0,
+	       "view;kopen;touched;nested;unblocked;touched;");
+	expect("mask: sighold/sigblock", sc_child_old_forms, 0, 0,
+	       "view;kopen;touched;rel;bsd;kopen;touched;set;");
+	expect("mask: new threads", sc_child_inherit, 0, 0,
+	       "view;kopen;touched;attr:view;kopen;touched;");
+	expect("mask: sa_mask", sc_child_sa_mask, 0, 0, "kmask;oldact;touched;back;");
+	expect("mask: sigsuspend", sc_child_suspend, 0, 0, "h:view;touched;woke;kept;ended;");
+	expect("mask: kill while blocked", sc_child_kill_blocked, 0, 0,
+	       "kept;pending;touched;user;clear;queue;tkill;");
+	expect("mask: kill while blocked, SIG_DFL", sc_child_kill_blocked_dfl, 0, SIGSEGV,
+	       "alive;touched;");
+	expect("mask: fork", sc_child_fork_kept, 0, 0,
+	       "kept;child:view;kopen;touched;none;parent:one;");
+	expect("mask: NULL in a blocked thread", sc_child_null_blocked, 0, SIGSEGV, "touched;");
+	expect("mask: handler + siglongjmp", sc_child_handler_jump, 0, 0, "hits;open;touched;");
+	expect("mask: inherited across exec", child_exec_blocked, 0, 0, "");
+	free(sc_mem);
 
 	if (fails)
 		return 1;
