@@ -1,34 +1,63 @@
 /*
  * fortran.c - the Fortran bindings of the wrapped calls.
  *
- * Open MPI's mpif.h and `use mpi` bindings (libmpi_mpifh) call PMPI_*
- * directly (`nm -D libmpi_mpifh.so`: mpi_recv_ is defined there and
- * references PMPI_Recv, never MPI_Recv), so the C wrappers alone would not
- * see a Fortran program's calls. Each function below is a Fortran entry
- * point under the four usual manglings (mpi_recv, mpi_recv_, mpi_recv__,
- * MPI_RECV) that converts the handles and calls the C wrapper (MPI_Recv),
+ * A Fortran entry point that calls the C functions MPI_* reaches the C
+ * wrappers by itself; one that calls PMPI_* bypasses them, and must be
+ * wrapped here. Which kind an MPI has is a matter of its Fortran library
+ * (`nm -D`, `objdump -d`: what each mpi_recv_ calls):
+ *
+ *   - Open MPI: mpif.h and `use mpi` (libmpi_mpifh) call PMPI_* (mpi_recv_
+ *     references PMPI_Recv, never MPI_Recv), and the mpi_f08 bindings
+ *     (mpi_recv_f08_) call ompi_recv_f, the same function as mpi_recv_.
+ *     Each call listed in docs/pmpi.md is defined here under the four
+ *     usual manglings (mpi_recv, mpi_recv_, mpi_recv__, MPI_RECV) and as
+ *     ompi_recv_f. So is any MPI that is not MPICH.
+ *   - MPICH 4 (libmpichfort, checked with 4.0.2): mpif.h and `use mpi` call
+ *     MPI_* (mpi_recv_ calls MPI_Recv): none of them is defined here, so
+ *     MPICH's own bindings (its Fortran start-up, sentinels and LOGICAL
+ *     values) stay in place and every C wrapper applies to Fortran as well.
+ *     Its mpi_f08 bindings call MPI_* for calls with a buffer
+ *     (mpi_send_f08ts_ calls MPI_Send) but PMPI_* for the others
+ *     (mpi_wait_f08_ calls PMPI_Wait, mpi_init_f08_ PMPI_Init): those that
+ *     the C layer wraps are defined here under MPICH's names,
+ *     mpi_<call>_f08_ (init, init_thread, finalize, pcontrol, barrier,
+ *     probe, mprobe, wait*, test*, request_free, buffer_detach).
+ *
+ * Each entry point converts the handles and calls the C wrapper (MPI_Recv),
  * so the same pinning and blocking logic applies. Defined here, before
- * libmpi_mpifh in the lookup order (LD_PRELOAD, or -lsbma-pmpi ahead of
- * the MPI libraries), they take precedence over MPI's weak definitions.
+ * MPI's Fortran library in the lookup order (LD_PRELOAD, or -lsbma-pmpi
+ * ahead of the MPI libraries), they take precedence over MPI's
+ * definitions.
  *
  * Conventions of the Fortran binding: every argument by reference; handles
  * are MPI_Fint (converted with MPI_*_f2c/c2f); a status is MPI_Fint[
- * MPI_STATUS_SIZE]; LOGICAL .TRUE. is written as 1 (gfortran's value;
- * FIXME: a compiler with another .TRUE., ifort's -1 by default, would need
- * MPI's configured value); indices are 1-based; the buffers MPI_BOTTOM and
- * MPI_IN_PLACE are the addresses of MPI's Fortran sentinels.
+ * MPI_STATUS_SIZE] (in MPICH's mpi_f08 an MPI_F08_status, which has the
+ * same layout: checked below); an absent OPTIONAL argument (mpi_f08's
+ * IERROR) is a null pointer; LOGICAL .TRUE. is written as 1 (gfortran's
+ * value; FIXME: a compiler with another .TRUE., ifort's -1 by default,
+ * would need MPI's configured value); indices are 1-based; the buffers
+ * MPI_BOTTOM and MPI_IN_PLACE are the addresses of MPI's Fortran
+ * sentinels.
  *
- * The mpi_f08 bindings of Open MPI (mpi_recv_f08_) call Open MPI's own
- * ompi_recv_f, which is the same function as mpi_recv_: it is defined here
- * too, so f08 programs are wrapped with Open MPI. FIXME: MPICH's f08
- * bindings are not (they call MPICH-internal entry points). Nor are
- * the Fortran forms of calls not listed here (neighbour collectives, RMA,
- * I/O, most nonblocking collectives): those go straight to PMPI_*, their
- * buffers unpinned.
+ * FIXME: the Fortran forms of calls not listed here (neighbour
+ * collectives, RMA, I/O, most nonblocking collectives) go straight to
+ * PMPI_* with Open MPI, their buffers unpinned. An MPICH older than 4 gets
+ * no Fortran wrapper at all: its mpif.h bindings need none, its mpi_f08
+ * bindings were not examined.
  */
 #include "config.h"
 
+#include <stddef.h>
+
 #include "pmpi_internal.h"
+
+#if !defined(MPICH)
+#define WRAP_F77 1 /* Open MPI: mpif.h, use mpi, and ompi_*_f for mpi_f08 */
+#elif MPI_VERSION >= 4
+#define WRAP_MPICH_F08 1 /* MPICH: the mpi_f08 entry points that call PMPI_* */
+#endif
+
+#if defined(WRAP_F77) || defined(WRAP_MPICH_F08)
 
 _Static_assert(sizeof(MPI_Fint) == sizeof(int), "count arrays are passed through: MPI_Fint must be an int");
 
@@ -38,11 +67,28 @@ _Static_assert(sizeof(MPI_Fint) == sizeof(int), "count arrays are passed through
 #define STATUS_SIZE ((int)(sizeof(MPI_Status) / sizeof(MPI_Fint)))
 #endif
 
+#ifdef WRAP_MPICH_F08
+/* A TYPE(MPI_Status) of MPICH's mpi_f08 is mpif.h's status array under
+ * another name: the code below handles both as MPI_Fint[STATUS_SIZE]; only
+ * the sentinels of MPI_STATUS(ES)_IGNORE differ. */
+_Static_assert(sizeof(MPI_F08_status) == STATUS_SIZE * sizeof(MPI_Fint) &&
+                   offsetof(MPI_F08_status, MPI_SOURCE) == MPI_F_SOURCE * sizeof(MPI_Fint) &&
+                   offsetof(MPI_F08_status, MPI_TAG) == MPI_F_TAG * sizeof(MPI_Fint) &&
+                   offsetof(MPI_F08_status, MPI_ERROR) == MPI_F_ERROR * sizeof(MPI_Fint),
+               "MPICH's MPI_F08_status must be laid out as its Fortran status array");
+#define F_STATUS_IGNORE   ((MPI_Fint *)MPI_F08_STATUS_IGNORE)
+#define F_STATUSES_IGNORE ((MPI_Fint *)MPI_F08_STATUSES_IGNORE)
+#else
+#define F_STATUS_IGNORE   MPI_F_STATUS_IGNORE
+#define F_STATUSES_IGNORE MPI_F_STATUSES_IGNORE
+#endif
+
+#ifdef WRAP_F77
 /* ---- MPI_BOTTOM and MPI_IN_PLACE as Fortran passes them ---- */
 
 /* Open MPI: common blocks in libmpi, under the Fortran compiler's
- * mangling. MPICH: pointers that its Fortran start-up sets. Weak: absent
- * ones are NULL. */
+ * mangling. Weak: absent ones are NULL. (MPICH's never get here: its
+ * bindings that take buffers are its own.) */
 #define WEAK_SENTINEL(name) extern int name __attribute__((weak))
 WEAK_SENTINEL(mpi_fortran_bottom);
 WEAK_SENTINEL(mpi_fortran_bottom_);
@@ -52,19 +98,17 @@ WEAK_SENTINEL(mpi_fortran_in_place);
 WEAK_SENTINEL(mpi_fortran_in_place_);
 WEAK_SENTINEL(mpi_fortran_in_place__);
 WEAK_SENTINEL(MPI_FORTRAN_IN_PLACE);
-extern void *MPIR_F_MPI_BOTTOM __attribute__((weak));
-extern void *MPIR_F_MPI_IN_PLACE __attribute__((weak));
 
 static int is_bottom(const void *p)
 {
 	return p && (p == &mpi_fortran_bottom || p == &mpi_fortran_bottom_ || p == &mpi_fortran_bottom__ ||
-	             p == &MPI_FORTRAN_BOTTOM || (&MPIR_F_MPI_BOTTOM && p == MPIR_F_MPI_BOTTOM));
+	             p == &MPI_FORTRAN_BOTTOM);
 }
 
 static int is_in_place(const void *p)
 {
 	return p && (p == &mpi_fortran_in_place || p == &mpi_fortran_in_place_ || p == &mpi_fortran_in_place__ ||
-	             p == &MPI_FORTRAN_IN_PLACE || (&MPIR_F_MPI_IN_PLACE && p == MPIR_F_MPI_IN_PLACE));
+	             p == &MPI_FORTRAN_IN_PLACE);
 }
 
 /* A Fortran buffer argument as the C binding wants it. */
@@ -77,9 +121,11 @@ static void *buf_f2c(void *p)
 	return p;
 }
 
-#define COMM(c) PMPI_Comm_f2c(*(c))
 #define TYPE(t) PMPI_Type_f2c(*(t))
 #define OP(o)   PMPI_Op_f2c(*(o))
+#endif /* WRAP_F77 */
+
+#define COMM(c) PMPI_Comm_f2c(*(c))
 
 static inline void set_ierr(MPI_Fint *ierr, int rc)
 {
@@ -91,12 +137,12 @@ static inline void set_ierr(MPI_Fint *ierr, int rc)
 
 static inline int status_ignored(const MPI_Fint *s)
 {
-	return s == NULL || s == MPI_F_STATUS_IGNORE;
+	return s == NULL || s == F_STATUS_IGNORE;
 }
 
 static inline int statuses_ignored(const MPI_Fint *s)
 {
-	return s == NULL || s == MPI_F_STATUSES_IGNORE;
+	return s == NULL || s == F_STATUSES_IGNORE;
 }
 
 /* C copies of n Fortran requests (and statuses, unless ignored): on the
@@ -149,6 +195,7 @@ static void reqs_c2f(struct req_array *a, int n, MPI_Fint *freqs, MPI_Fint *fst,
 
 /* ---- the entry points of one call ---- */
 
+#ifdef WRAP_F77
 /*
  * F77(stem, UPPER, params, args) defines mpi_<stem>, mpi_<stem>_,
  * mpi_<stem>__ and UPPER, each calling f_<stem>(args); and ompi_<stem>_f,
@@ -178,6 +225,17 @@ static void reqs_c2f(struct req_array *a, int n, MPI_Fint *freqs, MPI_Fint *fst,
 	{                                                                                                              \
 		f_##stem args;                                                                                         \
 	}
+/* ENTRY: the entry points of a call both kinds of MPI need wrapped. */
+#define ENTRY(stem, upper, params, args) F77(stem, upper, params, args)
+#else
+/* ENTRY(stem, UPPER, params, args) defines mpi_<stem>_f08_, gfortran's name
+ * for MPICH's external procedure MPI_<Stem>_f08, calling f_<stem>(args). */
+#define ENTRY(stem, upper, params, args)                                                                               \
+	PMPI_EXPORT void mpi_##stem##_f08_ params                                                                      \
+	{                                                                                                              \
+		f_##stem args;                                                                                         \
+	}
+#endif
 
 /* ---- start-up, shut-down, Pcontrol ---- */
 
@@ -185,7 +243,7 @@ static void f_init(MPI_Fint *ierr)
 {
 	set_ierr(ierr, MPI_Init(NULL, NULL));
 }
-F77(init, MPI_INIT, (MPI_Fint * ierr), (ierr))
+ENTRY(init, MPI_INIT, (MPI_Fint * ierr), (ierr))
 
 static void f_init_thread(MPI_Fint *required, MPI_Fint *provided, MPI_Fint *ierr)
 {
@@ -194,22 +252,30 @@ static void f_init_thread(MPI_Fint *required, MPI_Fint *provided, MPI_Fint *ierr
 	*provided = prov;
 	set_ierr(ierr, rc);
 }
-F77(init_thread, MPI_INIT_THREAD, (MPI_Fint * required, MPI_Fint *provided, MPI_Fint *ierr), (required, provided, ierr))
+ENTRY(init_thread, MPI_INIT_THREAD, (MPI_Fint * required, MPI_Fint *provided, MPI_Fint *ierr),
+      (required, provided, ierr))
 
 static void f_finalize(MPI_Fint *ierr)
 {
 	set_ierr(ierr, MPI_Finalize());
 }
-F77(finalize, MPI_FINALIZE, (MPI_Fint * ierr), (ierr))
+ENTRY(finalize, MPI_FINALIZE, (MPI_Fint * ierr), (ierr))
 
-/* MPI_PCONTROL(LEVEL) has no IERROR argument. */
-static void f_pcontrol(MPI_Fint *level)
+static void f_pcontrol(MPI_Fint *level, MPI_Fint *ierr)
 {
-	MPI_Pcontrol(*level);
+	set_ierr(ierr, MPI_Pcontrol(*level));
 }
-F77(pcontrol, MPI_PCONTROL, (MPI_Fint * level), (level))
+#ifdef WRAP_F77
+/* MPI_PCONTROL(LEVEL) has no IERROR argument. */
+F77(pcontrol, MPI_PCONTROL, (MPI_Fint * level), (level, NULL))
+#else
+/* MPICH's MPI_Pcontrol_f08 has an optional IERROR. */
+ENTRY(pcontrol, MPI_PCONTROL, (MPI_Fint * level, MPI_Fint *ierr), (level, ierr))
+#endif
 
 /* ---- point to point ---- */
+
+#ifdef WRAP_F77
 
 #define F_SEND(stem, upper, cname)                                                                                     \
 	static void f_##stem(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag,                \
@@ -275,6 +341,8 @@ F77(sendrecv_replace, MPI_SENDRECV_REPLACE,
      MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr),
     (buf, count, type, dest, stag, source, rtag, comm, status, ierr))
 
+#endif /* WRAP_F77 */
+
 static void f_probe(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr)
 {
 	MPI_Status st;
@@ -284,9 +352,30 @@ static void f_probe(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *s
 		PMPI_Status_c2f(&st, status);
 	set_ierr(ierr, rc);
 }
-F77(probe, MPI_PROBE, (MPI_Fint * source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr),
-    (source, tag, comm, status, ierr))
+ENTRY(probe, MPI_PROBE, (MPI_Fint * source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr),
+      (source, tag, comm, status, ierr))
 
+#ifdef WRAP_MPICH_F08
+static void f_mprobe(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *message, MPI_Fint *status,
+                     MPI_Fint *ierr)
+{
+	MPI_Message m = MPI_MESSAGE_NULL;
+	MPI_Status st;
+	int ign = status_ignored(status);
+	int rc = MPI_Mprobe(*source, *tag, COMM(comm), &m, ign ? MPI_STATUS_IGNORE : &st);
+	if (rc == MPI_SUCCESS) {
+		*message = PMPI_Message_c2f(m);
+		if (!ign)
+			PMPI_Status_c2f(&st, status);
+	}
+	set_ierr(ierr, rc);
+}
+ENTRY(mprobe, MPI_MPROBE,
+      (MPI_Fint * source, MPI_Fint *tag, MPI_Fint *comm, MPI_Fint *message, MPI_Fint *status, MPI_Fint *ierr),
+      (source, tag, comm, message, status, ierr))
+#endif
+
+#ifdef WRAP_F77
 /* Nonblocking and persistent sends: (buf, count, type, peer, tag, comm,
  * request, ierr). */
 #define F_ISEND(stem, upper, cname)                                                                                    \
@@ -314,6 +403,7 @@ F_ISEND(ssend_init, MPI_SSEND_INIT, MPI_Ssend_init)
 F_ISEND(rsend_init, MPI_RSEND_INIT, MPI_Rsend_init)
 F_ISEND(bsend_init, MPI_BSEND_INIT, MPI_Bsend_init)
 F_ISEND(recv_init, MPI_RECV_INIT, MPI_Recv_init)
+#endif /* WRAP_F77 */
 
 /* ---- completion ---- */
 
@@ -328,7 +418,7 @@ static void f_wait(MPI_Fint *request, MPI_Fint *status, MPI_Fint *ierr)
 		PMPI_Status_c2f(&st, status);
 	set_ierr(ierr, rc);
 }
-F77(wait, MPI_WAIT, (MPI_Fint * request, MPI_Fint *status, MPI_Fint *ierr), (request, status, ierr))
+ENTRY(wait, MPI_WAIT, (MPI_Fint * request, MPI_Fint *status, MPI_Fint *ierr), (request, status, ierr))
 
 static void f_test(MPI_Fint *request, MPI_Fint *flag, MPI_Fint *status, MPI_Fint *ierr)
 {
@@ -342,8 +432,8 @@ static void f_test(MPI_Fint *request, MPI_Fint *flag, MPI_Fint *status, MPI_Fint
 		PMPI_Status_c2f(&st, status);
 	set_ierr(ierr, rc);
 }
-F77(test, MPI_TEST, (MPI_Fint * request, MPI_Fint *flag, MPI_Fint *status, MPI_Fint *ierr),
-    (request, flag, status, ierr))
+ENTRY(test, MPI_TEST, (MPI_Fint * request, MPI_Fint *flag, MPI_Fint *status, MPI_Fint *ierr),
+      (request, flag, status, ierr))
 
 static void f_waitall(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *statuses, MPI_Fint *ierr)
 {
@@ -355,8 +445,8 @@ static void f_waitall(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *statuses, M
 	}
 	set_ierr(ierr, rc);
 }
-F77(waitall, MPI_WAITALL, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *statuses, MPI_Fint *ierr),
-    (count, requests, statuses, ierr))
+ENTRY(waitall, MPI_WAITALL, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *statuses, MPI_Fint *ierr),
+      (count, requests, statuses, ierr))
 
 static void f_testall(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *flag, MPI_Fint *statuses, MPI_Fint *ierr)
 {
@@ -369,8 +459,8 @@ static void f_testall(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *flag, MPI_F
 	*flag = f ? 1 : 0;
 	set_ierr(ierr, rc);
 }
-F77(testall, MPI_TESTALL, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *flag, MPI_Fint *statuses, MPI_Fint *ierr),
-    (count, requests, flag, statuses, ierr))
+ENTRY(testall, MPI_TESTALL, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *flag, MPI_Fint *statuses, MPI_Fint *ierr),
+      (count, requests, flag, statuses, ierr))
 
 static void f_waitany(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *status, MPI_Fint *ierr)
 {
@@ -387,8 +477,8 @@ static void f_waitany(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index, MPI_
 		PMPI_Status_c2f(&st, status);
 	set_ierr(ierr, rc);
 }
-F77(waitany, MPI_WAITANY, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *status, MPI_Fint *ierr),
-    (count, requests, index, status, ierr))
+ENTRY(waitany, MPI_WAITANY, (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *status, MPI_Fint *ierr),
+      (count, requests, index, status, ierr))
 
 static void f_testany(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *flag, MPI_Fint *status,
                       MPI_Fint *ierr)
@@ -407,9 +497,9 @@ static void f_testany(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index, MPI_
 		PMPI_Status_c2f(&st, status);
 	set_ierr(ierr, rc);
 }
-F77(testany, MPI_TESTANY,
-    (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *flag, MPI_Fint *status, MPI_Fint *ierr),
-    (count, requests, index, flag, status, ierr))
+ENTRY(testany, MPI_TESTANY,
+      (MPI_Fint * count, MPI_Fint *requests, MPI_Fint *index, MPI_Fint *flag, MPI_Fint *status, MPI_Fint *ierr),
+      (count, requests, index, flag, status, ierr))
 
 /* Waitsome and Testsome: (incount, requests, outcount, indices, statuses). */
 #define F_SOME(stem, upper, cname)                                                                                     \
@@ -428,10 +518,10 @@ F77(testany, MPI_TESTANY,
 			indices[i] += 1;                                                                               \
 		set_ierr(ierr, rc);                                                                                    \
 	}                                                                                                              \
-	F77(stem, upper,                                                                                               \
-	    (MPI_Fint * incount, MPI_Fint * requests, MPI_Fint * outcount, MPI_Fint * indices, MPI_Fint * statuses,    \
-	     MPI_Fint * ierr),                                                                                         \
-	    (incount, requests, outcount, indices, statuses, ierr))
+	ENTRY(stem, upper,                                                                                             \
+	      (MPI_Fint * incount, MPI_Fint * requests, MPI_Fint * outcount, MPI_Fint * indices, MPI_Fint * statuses,  \
+	       MPI_Fint * ierr),                                                                                       \
+	      (incount, requests, outcount, indices, statuses, ierr))
 
 F_SOME(waitsome, MPI_WAITSOME, MPI_Waitsome)
 F_SOME(testsome, MPI_TESTSOME, MPI_Testsome)
@@ -443,7 +533,22 @@ static void f_request_free(MPI_Fint *request, MPI_Fint *ierr)
 	*request = PMPI_Request_c2f(r);
 	set_ierr(ierr, rc);
 }
-F77(request_free, MPI_REQUEST_FREE, (MPI_Fint * request, MPI_Fint *ierr), (request, ierr))
+ENTRY(request_free, MPI_REQUEST_FREE, (MPI_Fint * request, MPI_Fint *ierr), (request, ierr))
+
+#ifdef WRAP_MPICH_F08
+/* MPICH's mpi_f08 MPI_Buffer_detach: BUFFER_ADDR is a TYPE(C_PTR) that
+ * receives the address (the C binding's void ** as void *). Not for
+ * mpif.h, whose BUF argument is ignored by the standard. */
+static void f_buffer_detach(void *buffer_addr, MPI_Fint *size, MPI_Fint *ierr)
+{
+	int sz = 0;
+	int rc = MPI_Buffer_detach(buffer_addr, &sz);
+	if (rc == MPI_SUCCESS)
+		*size = sz;
+	set_ierr(ierr, rc);
+}
+ENTRY(buffer_detach, MPI_BUFFER_DETACH, (void *buffer_addr, MPI_Fint *size, MPI_Fint *ierr), (buffer_addr, size, ierr))
+#endif
 
 /* ---- collectives ---- */
 
@@ -451,8 +556,9 @@ static void f_barrier(MPI_Fint *comm, MPI_Fint *ierr)
 {
 	set_ierr(ierr, MPI_Barrier(COMM(comm)));
 }
-F77(barrier, MPI_BARRIER, (MPI_Fint * comm, MPI_Fint *ierr), (comm, ierr))
+ENTRY(barrier, MPI_BARRIER, (MPI_Fint * comm, MPI_Fint *ierr), (comm, ierr))
 
+#ifdef WRAP_F77
 static void f_bcast(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *root, MPI_Fint *comm, MPI_Fint *ierr)
 {
 	set_ierr(ierr, MPI_Bcast(buf_f2c(buf), *count, TYPE(type), *root, COMM(comm)));
@@ -599,3 +705,6 @@ F77(alltoallv, MPI_ALLTOALLV,
     (void *sbuf, MPI_Fint *scounts, MPI_Fint *sdispls, MPI_Fint *stype, void *rbuf, MPI_Fint *rcounts,
      MPI_Fint *rdispls, MPI_Fint *rtype, MPI_Fint *comm, MPI_Fint *ierr),
     (sbuf, scounts, sdispls, stype, rbuf, rcounts, rdispls, rtype, comm, ierr))
+#endif /* WRAP_F77 */
+
+#endif /* WRAP_F77 || WRAP_MPICH_F08 */

@@ -9,8 +9,10 @@
 # order of two keys), it must print FAIL and exit 1. A test of SBMA that runs
 # these examples is only as good as their own checks; this is that check.
 # Needs: top_builddir (set by make check; default "."); MPIEXEC (set by make
-# check from configure; default mpiexec). Skips (77) without the examples or
-# a launcher. About 15 s on an idle 2-core machine (14 launches).
+# check from configure; default mpiexec), Open MPI's or MPICH's; MPI_FLAVOUR
+# (set by make check) if the launcher is to be checked. Skips (77) without
+# the examples or a launcher. About 15 s on an idle 2-core machine (14
+# launches).
 
 top_builddir=${top_builddir:-.}
 EX="$top_builddir/examples"
@@ -35,10 +37,21 @@ unset EXAMPLE_CORRUPT
 
 # Open MPI refuses more ranks than cores without --oversubscribe and refuses
 # root without these two; `-x VAR` forwards a variable to the ranks (MPICH's
-# hydra forwards the whole environment by itself). Open MPI 4's launcher
-# calls itself OpenRTE in --version.
+# hydra needs neither and forwards the whole environment by itself). Open
+# MPI 4's launcher calls itself OpenRTE in --version. The launcher must be
+# of the MPI the examples were built with (MPI_FLAVOUR, from configure).
+launcher=mpich
+"$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi' && launcher=openmpi
+case ${MPI_FLAVOUR:-} in
+openmpi | mpich)
+	if [ "$launcher" != "$MPI_FLAVOUR" ]; then
+		echo "$0: $MPIEXEC launches $launcher programs, these are built with $MPI_FLAVOUR (make check MPIEXEC=...)" >&2
+		exit 99
+	fi
+	;;
+esac
 LAUNCH="$MPIEXEC -n $NP"
-if "$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi'; then
+if [ "$launcher" = openmpi ]; then
 	LAUNCH="$LAUNCH --oversubscribe -x EXAMPLE_CORRUPT"
 	: "${OMPI_ALLOW_RUN_AS_ROOT:=1}" "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:=1}"
 	export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM

@@ -6,10 +6,12 @@
 # Open MPI refuses more ranks than cores without --oversubscribe and root
 # without OMPI_ALLOW_RUN_AS_ROOT*; `-x VAR` forwards a variable to the
 # ranks, and preloading through -x (not by setting LD_PRELOAD for mpiexec)
-# keeps the library out of the launcher itself. MPICH's hydra forwards the
-# environment by itself; -genv sets LD_PRELOAD for the ranks only.
+# keeps the library out of the launcher itself. MPICH's hydra needs neither
+# (it runs any number of ranks, and as root) and forwards the environment
+# by itself; `-genv VAR VALUE` sets LD_PRELOAD for the ranks only.
 # Needs: top_builddir (set by make check; default "."), MPIEXEC (default
-# mpiexec).
+# mpiexec); MPI_FLAVOUR (set by make check) if the launcher is to be
+# checked.
 
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-.}
@@ -36,7 +38,20 @@ for v in $(env | sed -n 's/^\(SBMA_[A-Z_]*\)=.*/\1/p'); do
 	unset "$v"
 done
 
-if "$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi'; then
+# The launcher must be of the MPI the programs were built with
+# (MPI_FLAVOUR, from configure through make check): Open MPI's (which
+# calls itself OpenRTE in --version) or MPICH's hydra.
+launcher=mpich
+"$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi' && launcher=openmpi
+case ${MPI_FLAVOUR:-} in
+openmpi | mpich)
+	if [ "$launcher" != "$MPI_FLAVOUR" ]; then
+		echo "$0: $MPIEXEC launches $launcher programs, these are built with $MPI_FLAVOUR (make check MPIEXEC=...)" >&2
+		exit 99
+	fi
+	;;
+esac
+if [ "$launcher" = openmpi ]; then
 	MPI_IS_OPENMPI=1
 	LAUNCH="$MPIEXEC -n $NP --oversubscribe"
 	: "${OMPI_ALLOW_RUN_AS_ROOT:=1}" "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:=1}"
@@ -47,9 +62,13 @@ else
 fi
 
 # forward VAR...: the launcher flags that pass the named variables (set in
-# this shell) to every rank.
+# this shell) to every rank. Unset and empty ones are left out: hydra's
+# -genv needs a value (an empty word would vanish from the unquoted command
+# line and hydra take the next argument for it), Open MPI warns about a -x
+# of a variable it cannot find. Values must not contain blanks.
 forward() {
 	for v in "$@"; do
+		eval "[ -n \"\${$v}\" ]" || continue
 		if [ "$MPI_IS_OPENMPI" = 1 ]; then
 			printf ' -x %s' "$v"
 		else
@@ -128,6 +147,23 @@ check_stats_table() {
 		return 1
 	fi
 	sed -n '/statistics of [0-9]* MPI ranks/,/sbma:  *total/p' "$tmp/err" | sed 's/^/    /'
+	return 0
+}
+
+# check_one_segment: SBMA_VERBOSE=1 was set: each of the $NP ranks joined a
+# node segment, and all the same one: one node budget, not $NP private
+# ones. Under Open MPI the name is the launcher's job (PMIX_NAMESPACE);
+# MPICH's hydra names none, so the ranks agree on one in MPI_Init
+# (pmpi/init.c). Prints the segment.
+check_one_segment() {
+	joins=$(grep -c 'node: process [0-9]* joined /dev/shm/' "$tmp/err")
+	segs=$(sed -n 's|.*node: process [0-9]* joined \(/dev/shm/[^ ]*\) .*|\1|p' "$tmp/err" | sort -u)
+	nsegs=$(printf '%s' "$segs" | grep -c .)
+	if [ "$joins" -ne "$NP" ] || [ "$nsegs" -ne 1 ]; then
+		fail "expected $NP ranks to join one node segment, got $joins joins of $nsegs segments: $(printf '%s' "$segs" | tr '\n' ' ')"
+		return 1
+	fi
+	echo "    $NP ranks share the node segment $segs"
 	return 0
 }
 

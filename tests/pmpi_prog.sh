@@ -11,14 +11,17 @@
 #            (loads past the budget after SBMA_NODE_TIMEOUT=1 s), not hang.
 # Every run must exit 0 with "N passed, 0 failed" and no transfer may have
 # met an inaccessible page (check_no_efault); with SBMA_STATS=1 rank 0
-# prints one table at MPI_Finalize and no process prints its own report.
+# prints one table at MPI_Finalize and no process prints its own report;
+# with SBMA_VERBOSE=1 every rank reports joining the same node segment
+# (check_one_segment: one budget for the node, whichever launcher).
 
 . "$top_srcdir/tests/pmpi_lib.sh"
 
 SBMA_BUDGET=24M
 SBMA_STATS=1
-export SBMA_BUDGET SBMA_STATS
-vars="SBMA_BUDGET SBMA_STATS"
+SBMA_VERBOSE=1
+export SBMA_BUDGET SBMA_STATS SBMA_VERBOSE
+vars="SBMA_BUDGET SBMA_STATS SBMA_VERBOSE"
 case $PMPI_MODE in
 link)
 	PROG="$top_builddir/tests/prog_pmpi"
@@ -60,6 +63,7 @@ else
 	echo "ok: $label: $summary (${secs} s)"
 	sed 's/^/    /' "$tmp/out" | grep -v 'passed, '
 	check_no_efault
+	check_one_segment
 	if check_stats_table; then
 		b=$(blocked_ms 1)
 		if [ -z "$b" ] || [ "$b" -le 0 ]; then
