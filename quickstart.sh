@@ -15,7 +15,8 @@ demo | check) ;;
 esac
 
 packages=(build-essential autoconf automake libtool pkg-config libhwloc-dev libcunit1-dev rsync
-	openmpi-bin libopenmpi-dev gfortran python3 procps netpipe-openmpi)
+	openmpi-bin libopenmpi-dev gfortran python3 procps netpipe-openmpi
+	sqlite3 zstd xz-utils)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
