@@ -90,7 +90,8 @@ struct sbma_stats {
 	uint64_t pinned;          /* of which pinned */
 	uint64_t charged;         /* budget charged by this process now */
 	uint64_t peak_resident;   /* largest value of resident so far */
-	uint64_t over_budget;     /* times pinned memory forced resident > budget */
+	uint64_t over_budget;     /* loads past the budget: pinned memory, a node
+	                           * wait that timed out, a failed eviction */
 	uint64_t allocated;       /* bytes of live SBMA allocations */
 	uint64_t allocations;     /* live SBMA allocations */
 	uint64_t budget;          /* the budget in force */

@@ -457,6 +457,10 @@ static int create_segment(int fd)
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&s->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	/* Locked before the magic makes it visible, until the creator holds
+	 * a slot: a segment without live processes is stale to anyone who
+	 * looks (a joiner, another job's sweep), and this one must not be. */
+	pthread_mutex_lock(&s->lock);
 	s->version = SBMA_NODE_VERSION;
 	s->header_size = sizeof *s;
 	s->size = sizeof *s;
@@ -642,13 +646,12 @@ static int join_locked(const char *job)
 			if (attempt == 0)
 				sweep_stale(hs);
 			/* shm_open applies the umask; 0600 needs no more. */
-			rc = create_segment(fd);
+			rc = create_segment(fd); /* returns with the lock held */
 			close(fd);
 			if (rc) {
 				shm_unlink(seg_name);
 				break;
 			}
-			node_lock();
 		} else if (errno == EEXIST) {
 			rc = open_existing();
 		} else {

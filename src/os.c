@@ -6,6 +6,15 @@
  * errno itself is saved and restored, because some of these run inside the
  * SIGSEGV handler, where clobbering the interrupted code's errno would be a
  * bug the program could see. Everything here is async-signal-safe.
+ *
+ * EINTR is retried here wherever the kernel may return it (transfers,
+ * fallocate, sync_file_range, open): SBMA blocks signals while it holds the
+ * engine lock, so it should not happen, but a caller must never see it.
+ *
+ * Fault injection (./configure --enable-fault-inject; fault_inject.c): each
+ * kernel call below first asks sbma__fi_check() whether to fail, and fails
+ * the way the kernel would, errno and all. In a normal build FAKE() is 0
+ * and the compiler removes the branch.
  */
 #include "config.h"
 
@@ -16,6 +25,15 @@
 #include <unistd.h>
 
 #include "sbma_internal.h"
+
+#ifdef SBMA_FAULT_INJECT
+#define FAKE(op) sbma__fi_check(op)
+#else
+#define FAKE(op) 0
+#define SBMA__FI_SHORT (-1)
+#endif
+/* The kernel call, or -1 with errno set if fault injection says so. */
+#define CALL(op, call) (fake_ = FAKE(op), fake_ > 0 ? (errno = fake_, -1) : (call))
 
 #define SAVE_ERRNO int saved_errno_ = errno
 #define RETURN_ERRNO(rc)                                                      \
@@ -28,19 +46,22 @@
 int sbma__os_mprotect(void *addr, size_t len, int prot)
 {
 	SAVE_ERRNO;
-	RETURN_ERRNO(mprotect(addr, len, prot) != 0);
+	int fake_;
+	RETURN_ERRNO(CALL(SBMA__FI_MPROTECT, mprotect(addr, len, prot)) != 0);
 }
 
 int sbma__os_madvise(void *addr, size_t len, int advice)
 {
 	SAVE_ERRNO;
-	RETURN_ERRNO(madvise(addr, len, advice) != 0);
+	int fake_;
+	RETURN_ERRNO(CALL(SBMA__FI_MADVISE, madvise(addr, len, advice)) != 0);
 }
 
 void *sbma__os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *err)
 {
 	int saved = errno;
-	void *p = mmap(addr, len, prot, flags, fd, off);
+	int fake_ = FAKE(SBMA__FI_MMAP);
+	void *p = fake_ > 0 ? (errno = fake_, MAP_FAILED) : mmap(addr, len, prot, flags, fd, off);
 	*err = p == MAP_FAILED ? -errno : 0;
 	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
@@ -60,7 +81,17 @@ static int transfer_full(int fd, char *p, size_t len, off_t off, int write)
 {
 	int saved = errno;
 	while (len > 0) {
-		ssize_t n = write ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
+		size_t want = len;
+		ssize_t n;
+		int fake_ = FAKE(write ? SBMA__FI_PWRITE : SBMA__FI_PREAD);
+		if (fake_ == SBMA__FI_SHORT && len >= 2 * sbma__os_page_size())
+			want = (len / 2) & ~(sbma__os_page_size() - 1); /* whole pages: O_DIRECT */
+		if (fake_ > 0) {
+			errno = fake_;
+			n = -1;
+		} else {
+			n = write ? pwrite(fd, p, want, off) : pread(fd, p, want, off);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -89,16 +120,40 @@ int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 int sbma__os_punch(int fd, off_t off, off_t len)
 {
 	SAVE_ERRNO;
-	RETURN_ERRNO(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0);
+	int rc, fake_;
+	do
+		rc = CALL(SBMA__FI_PUNCH, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len));
+	while (rc != 0 && errno == EINTR);
+	RETURN_ERRNO(rc != 0);
 }
 
 int sbma__os_reserve(int fd, off_t off, off_t len)
 {
 	SAVE_ERRNO;
-	int rc;
+	int rc, fake_;
 	do
-		rc = fallocate(fd, 0, off, len);
+		rc = CALL(SBMA__FI_RESERVE, fallocate(fd, 0, off, len));
 	while (rc != 0 && errno == EINTR);
+	RETURN_ERRNO(rc != 0);
+}
+
+/* sync_file_range reports the write-back errors of the range (since Linux
+ * 4.13 it uses the file's error sequence, as fdatasync does); where it is
+ * not supported, fdatasync does the same for the whole file. */
+int sbma__os_sync_range(int fd, off_t off, off_t len)
+{
+	SAVE_ERRNO;
+	int rc, fake_;
+	do
+		rc = CALL(SBMA__FI_SYNC, sync_file_range(fd, off, len,
+							 SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+								 SYNC_FILE_RANGE_WAIT_AFTER));
+	while (rc != 0 && errno == EINTR);
+	if (rc != 0 && (errno == ENOSYS || errno == EINVAL || errno == ESPIPE || errno == EOPNOTSUPP)) {
+		do
+			rc = fdatasync(fd);
+		while (rc != 0 && errno == EINTR);
+	}
 	RETURN_ERRNO(rc != 0);
 }
 
@@ -120,7 +175,10 @@ uint64_t sbma__os_now_ns(void)
 int sbma__os_read_text(const char *path, char *buf, size_t size)
 {
 	int saved = errno;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		int rc = -errno;
 		errno = saved;

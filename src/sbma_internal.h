@@ -36,10 +36,36 @@ int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off);
 int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 int sbma__os_punch(int fd, off_t off, off_t len);
 int sbma__os_reserve(int fd, off_t off, off_t len);
+/* Wait until [off, off+len) of a file written with buffered I/O is on the
+ * device; the write-back error (EIO, ENOSPC) if it failed. */
+int sbma__os_sync_range(int fd, off_t off, off_t len);
 size_t sbma__os_page_size(void);
 uint64_t sbma__os_now_ns(void);
 /* Read a small text file whole into buf (NUL-terminated). */
 int sbma__os_read_text(const char *path, char *buf, size_t size);
+
+/* ---- fault_inject.c: random failures of os.c (--enable-fault-inject) ---- */
+/* Only in a build configured with --enable-fault-inject (SBMA_FAULT_INJECT
+ * defined); see the file header and docs/reliability.md. */
+#ifdef SBMA_FAULT_INJECT
+enum sbma__fi_op {
+	SBMA__FI_MPROTECT,
+	SBMA__FI_MADVISE,
+	SBMA__FI_MMAP,
+	SBMA__FI_PREAD,
+	SBMA__FI_PWRITE,
+	SBMA__FI_SYNC,    /* sync_file_range after a buffered write */
+	SBMA__FI_RESERVE, /* fallocate that reserves space */
+	SBMA__FI_PUNCH,   /* fallocate that punches a hole */
+	SBMA__FI_NOPS
+};
+/* Returned by sbma__fi_check for pread/pwrite: transfer less than asked. */
+#define SBMA__FI_SHORT (-1)
+/* Whether this call of op is to fail: 0 make the real call, else the errno
+ * to fail with (or SBMA__FI_SHORT). _async; never touches errno. */
+int sbma__fi_check(enum sbma__fi_op op);
+#endif
+/* ---- end fault_inject.c ---- */
 
 /* ---- log.c: messages that never allocate (stack buffer + write(2)) ---- */
 

@@ -34,7 +34,10 @@ static int store_can_reserve = 1;
 
 static int open_in_dir(const char *dir, int flags)
 {
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
+	int fd;
+	do
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
+	while (fd < 0 && errno == EINTR);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOENT))
 		return fd >= 0 ? fd : -errno;
 	if (errno == ENOENT) {
@@ -51,6 +54,8 @@ static int open_in_dir(const char *dir, int flags)
 		sbma__format(path, sizeof path, "%s/.sbma-%u-%d-%u", dir, (unsigned)getuid(), (int)getpid(),
 			     (unsigned)(sbma__os_now_ns() ^ (unsigned)attempt * 2654435761u));
 		fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
+		if (fd < 0 && errno == EINTR)
+			continue;
 		if (fd >= 0) {
 			unlink(path);
 			return fd;
@@ -158,18 +163,46 @@ static int direct_refused(int rc)
 	return 1;
 }
 
+/*
+ * After a failed buffered write, give [off, off+len) fresh blocks: punch it
+ * and reserve it again. ext4 silently loses a later, successful buffered
+ * write to a fallocated (unwritten) extent whose write-back had failed
+ * ("failed to convert unwritten extents to written extents": the data reads
+ * back as zeros; tests/test_inject_eio.sh, SBMA_DIRECT=off, caught it).
+ * Direct I/O does not need it (the same test), and it is not done there:
+ * on a failing device every extra metadata change brings the file system
+ * closer to going read-only. The data there is obsolete: the caller keeps
+ * these pages dirty and resident. A failure here is left for the next
+ * write to find.
+ */
+static void rearm_async(uint64_t off, uint64_t len)
+{
+	if (store_direct)
+		return;
+	if (sbma__os_punch(store_fd, (off_t)off, (off_t)len) == 0 && store_can_reserve)
+		sbma__os_reserve(store_fd, (off_t)off, (off_t)len);
+}
+
 int sbma__store_write_async(const void *buf, uint64_t off, uint64_t len)
 {
 	int rc = sbma__os_pwrite_full(store_fd, buf, len, (off_t)off);
 	if (rc && direct_refused(rc))
 		rc = sbma__os_pwrite_full(store_fd, buf, len, (off_t)off);
 	if (rc == 0 && !store_direct) {
-		/* Start write-back now and drop the cached copy once clean:
-		 * evicted data must not stay in RAM behind the budget's back. */
-		sync_file_range(store_fd, (off_t)off, (off_t)len,
-				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-		posix_fadvise(store_fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+		/* Write back now and drop the cached copy once clean: evicted
+		 * data must not stay in RAM behind the budget's back. The
+		 * write-back's own error is the write's error: a buffered
+		 * pwrite succeeds into the page cache, the device may still
+		 * refuse the data (EIO, a thin-provisioned or full device:
+		 * ENOSPC), and the caller is about to drop its only other copy.
+		 * tests/test_inject_eio.sh (SBMA_DIRECT=off) lost data before
+		 * this check. */
+		rc = sbma__os_sync_range(store_fd, (off_t)off, (off_t)len);
+		if (rc == 0)
+			posix_fadvise(store_fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 	}
+	if (rc)
+		rearm_async(off, len);
 	return rc;
 }
 

@@ -129,6 +129,96 @@ static void mark_dirty(size_t first, size_t n)
 		}
 }
 
+/* ------------------------------------------------------ error handling */
+
+/*
+ * What the paths below do when the kernel refuses (docs/reliability.md has
+ * the whole table; --enable-fault-inject makes every one of these happen):
+ *   - mprotect fails (ENOMEM: too many memory areas, or no memory for the
+ *     kernel's page tables): the state bytes are left as they were (a call
+ *     over several memory areas may have changed some of them: a page the
+ *     kernel closed against its state is opened again by the fault path).
+ *     Loads and frees try again after evicting the oldest pages,
+ *     which merges areas back into one PROT_NONE run (set_level_retry);
+ *     evictions give up and leave the pages resident.
+ *   - a write to the store fails: the pages not written stay resident and
+ *     dirty, the error is reported, and a load that needed the room goes
+ *     past the budget (counted in over_budget) instead of failing.
+ *   - a read from the store fails: the load is undone (no page is marked
+ *     resident), the caller gets the error; the fault handler tries twice
+ *     more and then stops the process with the reason (it cannot return
+ *     to the program without the data).
+ *   - the memfd cannot be punched: evicted pages stay resident; freed or
+ *     discarded pages, which must read as zeros next time, stop the
+ *     process (drop_ram_or_die).
+ * A page is never marked resident with data that did not arrive, and
+ * nothing is dropped from RAM that the store does not hold.
+ */
+
+static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember);
+
+/* Eviction errors are printed, but not without end: a dead disk would
+ * otherwise print one line per fault. */
+static unsigned evict_errors;
+#define EVICT_ERRORS_SHOWN 20
+
+static int evict_error_shown(void)
+{
+	if (evict_errors < EVICT_ERRORS_SHOWN)
+		return ++evict_errors, 1;
+	if (evict_errors++ == EVICT_ERRORS_SHOWN)
+		sbma__log("eviction: further errors are not shown");
+	return 0;
+}
+
+/* set_level, tried three more times when the kernel refuses, each time
+ * after evicting the oldest pages outside the range (fewer memory areas,
+ * less RAM) unless this already runs inside such an eviction (no
+ * recursion: then it just tries again). */
+static int set_level_retry(size_t first, size_t n, int lvl)
+{
+	static int relieving;
+	int rc = set_level(first, n, lvl);
+	for (int t = 0; rc && t < 3; t++) {
+		if (!relieving) {
+			relieving = 1;
+			evict_oldest((size_t)(ST.resident >> A.pshift) / 4 + 1, first, first + n, 0);
+			relieving = 0;
+		}
+		rc = set_level(first, n, lvl);
+	}
+	return rc;
+}
+
+/*
+ * Give the RAM of pages [first, first+n) back, so that they read as zeros
+ * again (a hole in the memfd). A punch that fails is tried again, then done
+ * another way (MADV_REMOVE on the manager view frees the same memfd pages).
+ */
+static int drop_ram(size_t first, size_t n)
+{
+	int rc = 0;
+	if (A.memfd < 0)
+		return 0; /* a child whose fork copy failed: no RAM behind the views (fork.c) */
+	for (int t = 0; t < 3; t++)
+		if (!(rc = sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n))))
+			return 0;
+	if (sbma__os_madvise(mgr_addr(first), bytes(n), MADV_REMOVE) == 0)
+		return 0;
+	return rc;
+}
+
+/* For freed and discarded pages: the next allocation (calloc!) or access
+ * expects zeros there, and stale data would be silent corruption. */
+static void drop_ram_or_die(size_t first, size_t n, const char *what)
+{
+	int rc = drop_ram(first, n);
+	if (rc)
+		sbma__die("%s: cannot free the RAM of %zu SBMA pages at %p: %s; stopping, because they "
+			  "would not read as zeros when reused",
+			  what, n, (void *)app_addr(first), strerror(-rc));
+}
+
 /* ------------------------------------------------------------------ evict */
 
 /*
@@ -174,14 +264,23 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 			ST.io_ns += sbma__os_now_ns() - t0;
 			ST.write_calls++;
 			if (rc) {
-				sbma__log("eviction: writing %llu bytes at offset %llu of the backing file failed: %s; "
-					  "the pages stay in memory",
-					  (unsigned long long)bytes(d - c), (unsigned long long)bytes(c), strerror(-rc));
+				if (evict_error_shown())
+					sbma__log("eviction: writing %llu bytes at offset %llu of the backing file "
+						  "failed: %s; the pages stay in memory",
+						  (unsigned long long)bytes(d - c), (unsigned long long)bytes(c),
+						  strerror(-rc));
 				/* Pages [a, c) are safely out; [c, b) keep their
-				 * data in the memfd and become resident again. */
-				set_level(c, b - c, LVL_READ);
-				if (c > a)
-					sbma__os_punch(A.memfd, (off_t)bytes(a), (off_t)bytes(c - a));
+				 * data in the memfd and become resident again
+				 * (still dirty). They must: a non-resident dirty
+				 * page would be loaded from its older copy on
+				 * disk. */
+				int rc2 = set_level_retry(c, b - c, LVL_READ);
+				if (rc2)
+					sbma__die("eviction: after a failed write, cannot make %zu SBMA pages at %p "
+						  "accessible again: %s; stopping rather than lose their data",
+						  b - c, (void *)app_addr(c), strerror(-rc2));
+				if (c > a && drop_ram(a, c - a))
+					set_level(a, c - a, LVL_READ); /* clean copies of the store */
 				return rc;
 			}
 			for (size_t k = c; k < d; k++)
@@ -191,9 +290,18 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 			written += (int64_t)bytes(d - c);
 			c = d;
 		}
-		rc = sbma__os_punch(A.memfd, (off_t)bytes(a), (off_t)bytes(b - a));
-		if (rc)
-			sbma__die("cannot punch the memfd at page %zu (%zu pages): %s", a, b - a, strerror(-rc));
+		rc = drop_ram(a, b - a);
+		if (rc) {
+			/* Written, but still in RAM: keep them resident (and
+			 * clean: the store holds the same data). Even if that
+			 * fails too they are safe, the memfd and the store
+			 * agree. */
+			if (evict_error_shown())
+				sbma__log("eviction: cannot free the RAM of %zu pages at %p: %s; they stay in memory",
+					  b - a, (void *)app_addr(a), strerror(-rc));
+			set_level(a, b - a, LVL_READ);
+			return rc;
+		}
 		if (written && A.psz < FAULT_AROUND) {
 			/* Reading pages through the manager view to write them
 			 * let the kernel's fault-around map their resident
@@ -339,9 +447,10 @@ static int make_room(size_t need, size_t lo, size_t hi)
 	uint64_t over = ST.resident + bytes(need) - budget;
 	if (target < (over >> A.pshift))
 		target = (size_t)(over >> A.pshift);
-	int64_t got = evict_oldest(target, lo, hi, 0);
-	if (got < 0)
-		return (int)got;
+	/* An eviction that fails (reported there) leaves its pages resident:
+	 * the load goes past the budget rather than fail, the data is safe in
+	 * memory. */
+	evict_oldest(target, lo, hi, 0);
 	if (ST.resident + bytes(need) > budget)
 		ST.over_budget++;
 	return 0;
@@ -409,8 +518,10 @@ static int64_t load_run(size_t first, size_t n, int lvl)
 	int64_t io = fill(first, n);
 	if (io < 0)
 		return io;
-	int rc = set_level(first, n, lvl);
+	int rc = set_level_retry(first, n, lvl);
 	if (rc) {
+		/* Not resident: the memfd range must be a hole again (if the
+		 * punch fails, what stays is the store's own data). */
 		sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
 		return rc;
 	}
@@ -463,7 +574,7 @@ int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
 	});
 	if (write)
 		FOR_RUNS(first, n, (s_ & PG_RES) && !(s_ & PG_RW), {
-			rc = set_level(run_first, run_n, LVL_RW);
+			rc = set_level_retry(run_first, run_n, LVL_RW);
 			if (rc)
 				return rc;
 			mark_dirty(run_first, run_n);
@@ -501,7 +612,7 @@ int sbma__vmm_discard_locked(size_t first, size_t n)
 			int rc = set_level(run_first, run_n, LVL_NONE);
 			if (rc)
 				return rc;
-			sbma__os_punch(A.memfd, (off_t)bytes(run_first), (off_t)bytes(run_n));
+			drop_ram_or_die(run_first, run_n, "sbma_discard");
 		}
 		for (size_t k = run_first; k < run_first + run_n; k++) {
 			if (A.state[k] & PG_DIRTY)
@@ -515,10 +626,12 @@ int sbma__vmm_discard_locked(size_t first, size_t n)
 
 void sbma__vmm_free_locked(size_t first, size_t n)
 {
-	int rc = set_level(first, n, LVL_NONE);
+	int rc = set_level_retry(first, n, LVL_NONE);
 	if (rc)
 		sbma__die("cannot protect freed SBMA memory at %p: %s", (void *)app_addr(first), strerror(-rc));
-	sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
+	drop_ram_or_die(first, n, "free");
+	/* A failed punch of the store only costs disk space: a reused page
+	 * has no PG_DISK, so its old data there is never read. */
 	sbma__store_release(bytes(first), bytes(n));
 	for (size_t i = first; i < first + n; i++) {
 		if (A.state[i] & PG_DIRTY)
@@ -615,12 +728,18 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 		ra_max = 1;
 	A.clock++;
 	if (s & PG_RW) {
-		/* Another thread got here first. */
+		/* Another thread got here first; or an mprotect that failed
+		 * half-way over several memory areas (the kernel may change
+		 * some before it refuses) left this page closed: open it as
+		 * its state says, or the fault would repeat forever. */
+		int rc = sbma__os_mprotect(app_addr(pg), A.psz, PROT_READ | PROT_WRITE);
+		if (rc)
+			sbma__die("cannot make SBMA page %p writable: %s", (void *)app_addr(pg), strerror(-rc));
 	} else if (s & PG_RES) {
 		/* Readable and faulted: a write (whatever is_write says). */
 		A.wa_window = grow_window(pg == A.wa_next, A.wa_window, ra_max);
 		size_t n = run_from(pg, A.wa_window, PG_RES | PG_RW, PG_RES);
-		int rc = set_level(pg, n, LVL_RW);
+		int rc = set_level_retry(pg, n, LVL_RW);
 		if (rc)
 			sbma__die("cannot make SBMA page %p writable: %s", (void *)app_addr(pg), strerror(-rc));
 		mark_dirty(pg, n);
@@ -633,6 +752,14 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 		size_t n = run_from(pg, A.ra_window, PG_RES, 0);
 		int rc = make_room(n, pg, pg + n);
 		int64_t io = rc ? rc : load_run(pg, n, is_write > 0 ? LVL_RW : LVL_READ);
+		/* The program cannot go on without the data: a failed load
+		 * (undone: nothing marked resident) is tried twice more, then
+		 * the process stops with the reason. */
+		for (int t = 0; io < 0 && t < 2; t++) {
+			sbma__log("cannot load SBMA page %p (%zu pages) from the backing file: %s; trying again",
+				  (void *)app_addr(pg), n, strerror((int)-io));
+			io = load_run(pg, n, is_write > 0 ? LVL_RW : LVL_READ);
+		}
 		if (io < 0)
 			sbma__die("cannot load SBMA page %p (%zu pages) from the backing file: %s",
 				  (void *)app_addr(pg), n, strerror((int)-io));
