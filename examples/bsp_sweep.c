@@ -48,6 +48,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "example_util.h"
+
 #define COEF_A 0x9E3779B97F4A7C15ULL
 #define COEF_B 0xC2B2AE3D27D4EB4FULL
 #define COEF_G 0x165667B19E3779F9ULL
@@ -79,22 +81,10 @@ static void usage(int rank)
 		        "usage: bsp_sweep [-m MiB per rank (4)] [-s supersteps (10)] [-h halo elements (1024)]\n");
 }
 
-/* A positive integer option, or -1. */
-static long long parse_pos(const char *s, long long max)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || v <= 0 || v > max)
-		return -1;
-	return v;
-}
-
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
 	int rank, nranks;
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	example_init(&argc, &argv, &rank, &nranks);
 
 	long long mib = 4, steps = 10, halo = 1024;
 	int opt, bad = 0;
@@ -102,13 +92,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "m:s:h:")) != -1) {
 		switch (opt) {
 		case 'm':
-			bad |= (mib = parse_pos(optarg, INT32_MAX)) < 0;
+			bad |= (mib = example_parse_pos(optarg, INT32_MAX)) < 0;
 			break;
 		case 's':
-			bad |= (steps = parse_pos(optarg, INT32_MAX)) < 0;
+			bad |= (steps = example_parse_pos(optarg, INT32_MAX)) < 0;
 			break;
 		case 'h':
-			bad |= (halo = parse_pos(optarg, INT32_MAX)) < 0;
+			bad |= (halo = example_parse_pos(optarg, INT32_MAX)) < 0;
 			break;
 		default:
 			bad = 1;

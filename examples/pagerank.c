@@ -66,6 +66,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "example_util.h"
+
 #define SCALE    (1ULL << 56)
 #define DAMP_NUM 85
 #define DAMP_DEN 100
@@ -228,21 +230,10 @@ static void usage(int rank)
 		                "[-i iterations (10)]\n");
 }
 
-static long long parse_pos(const char *s, long long max)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || v <= 0 || v > max)
-		return -1;
-	return v;
-}
-
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
 	int rank, nranks;
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	example_init(&argc, &argv, &rank, &nranks);
 
 	long long mib = 4, nopt = 0, degree = 16, iters = 10;
 	int opt, bad = 0;
@@ -250,16 +241,16 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "m:n:d:i:")) != -1) {
 		switch (opt) {
 		case 'm':
-			bad |= (mib = parse_pos(optarg, INT32_MAX)) < 0;
+			bad |= (mib = example_parse_pos(optarg, INT32_MAX)) < 0;
 			break;
 		case 'n':
-			bad |= (nopt = parse_pos(optarg, INT_MAX)) < 0;
+			bad |= (nopt = example_parse_pos(optarg, INT_MAX)) < 0;
 			break;
 		case 'd':
-			bad |= (degree = parse_pos(optarg, 10000)) < 0;
+			bad |= (degree = example_parse_pos(optarg, 10000)) < 0;
 			break;
 		case 'i':
-			bad |= (iters = parse_pos(optarg, INT32_MAX)) < 0;
+			bad |= (iters = example_parse_pos(optarg, INT32_MAX)) < 0;
 			break;
 		default:
 			bad = 1;

@@ -49,6 +49,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "example_util.h"
+
 #define SAMPLES_PER_RANK 256
 
 enum corruption { CORRUPT_NONE, CORRUPT_BIT, CORRUPT_SWAP };
@@ -154,21 +156,10 @@ static void usage(int rank)
 		fprintf(stderr, "usage: samplesort [-m MiB of keys per rank (4)] [-b radix bits a pass (8), 1..16]\n");
 }
 
-static long long parse_pos(const char *s, long long max)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || v <= 0 || v > max)
-		return -1;
-	return v;
-}
-
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
 	int rank, nranks;
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	example_init(&argc, &argv, &rank, &nranks);
 
 	/* Alltoallv counts and displacements are ints: at most 2^31 - 1 keys
 	 * received by one rank, so 8 GiB of keys per rank at most (and half
@@ -179,10 +170,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "m:b:")) != -1) {
 		switch (opt) {
 		case 'm':
-			bad |= (mib = parse_pos(optarg, 4096)) < 0;
+			bad |= (mib = example_parse_pos(optarg, 4096)) < 0;
 			break;
 		case 'b':
-			bad |= (bits = parse_pos(optarg, MAX_DIGIT_BITS)) < 0;
+			bad |= (bits = example_parse_pos(optarg, MAX_DIGIT_BITS)) < 0;
 			break;
 		default:
 			bad = 1;

@@ -251,22 +251,45 @@ PMPI_EXPORT int MPI_Ireduce_scatter(const void *sendbuf, void *recvbuf, const in
 
 /* ---- Gather, Gatherv ---- */
 
-static void pins_gather(struct pmpi__pins *p, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
-                        int recvcount, MPI_Datatype recvtype, const int recvcounts[], const int displs[], int root,
-                        MPI_Comm comm)
+/* Gather and scatter are mirror images: every member moves its own block
+ * (unless it is MPI_IN_PLACE), the root moves n blocks, or v-blocks. Send
+ * buffers are pinned for reading, receive buffers for writing. */
+struct rooted_side {
+	const void *buf;
+	MPI_Aint count;       /* the member's count; n times this at the root */
+	const int *counts;    /* v-forms: the root's counts and displacements */
+	const int *displs;
+	MPI_Datatype type;
+	int slot;             /* PMPI__SEND or PMPI__RECV */
+};
+
+static void pins_rooted(struct pmpi__pins *p, const struct rooted_side *member, const struct rooted_side *at_root,
+                        int root, MPI_Comm comm)
 {
 	if (!pmpi__have_arena())
 		return;
 	int r = role(comm, root);
-	if ((r & ROLE_MEMBER) && sendbuf != MPI_IN_PLACE)
-		pmpi__pin_typed(p, PMPI__SEND, sendbuf, sendcount, sendtype, SBMA_ACCESS_READ);
+	int member_access = member->slot == PMPI__SEND ? SBMA_ACCESS_READ : SBMA_ACCESS_WRITE;
+	int root_access = at_root->slot == PMPI__SEND ? SBMA_ACCESS_READ : SBMA_ACCESS_WRITE;
+	if ((r & ROLE_MEMBER) && member->buf != MPI_IN_PLACE)
+		pmpi__pin_typed(p, member->slot, member->buf, member->count, member->type, member_access);
 	if (!(r & ROLE_ROOT))
 		return;
 	int n = pmpi__peers(comm);
-	if (recvcounts)
-		pmpi__pin_v(p, PMPI__RECV, recvbuf, recvcounts, displs, n, recvtype, SBMA_ACCESS_WRITE);
+	if (at_root->counts)
+		pmpi__pin_v(p, at_root->slot, at_root->buf, at_root->counts, at_root->displs, n, at_root->type,
+		            root_access);
 	else
-		pmpi__pin_typed(p, PMPI__RECV, recvbuf, (MPI_Aint)recvcount * n, recvtype, SBMA_ACCESS_WRITE);
+		pmpi__pin_typed(p, at_root->slot, at_root->buf, at_root->count * n, at_root->type, root_access);
+}
+
+static void pins_gather(struct pmpi__pins *p, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                        int recvcount, MPI_Datatype recvtype, const int recvcounts[], const int displs[], int root,
+                        MPI_Comm comm)
+{
+	struct rooted_side member = {sendbuf, sendcount, NULL, NULL, sendtype, PMPI__SEND};
+	struct rooted_side at_root = {recvbuf, recvcount, recvcounts, displs, recvtype, PMPI__RECV};
+	pins_rooted(p, &member, &at_root, root, comm);
 }
 
 PMPI_EXPORT int MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
@@ -319,18 +342,9 @@ static void pins_scatter(struct pmpi__pins *p, const void *sendbuf, int sendcoun
                          const int displs[], MPI_Datatype sendtype, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                          int root, MPI_Comm comm)
 {
-	if (!pmpi__have_arena())
-		return;
-	int r = role(comm, root);
-	if ((r & ROLE_MEMBER) && recvbuf != MPI_IN_PLACE)
-		pmpi__pin_typed(p, PMPI__RECV, recvbuf, recvcount, recvtype, SBMA_ACCESS_WRITE);
-	if (!(r & ROLE_ROOT))
-		return;
-	int n = pmpi__peers(comm);
-	if (sendcounts)
-		pmpi__pin_v(p, PMPI__SEND, sendbuf, sendcounts, displs, n, sendtype, SBMA_ACCESS_READ);
-	else
-		pmpi__pin_typed(p, PMPI__SEND, sendbuf, (MPI_Aint)sendcount * n, sendtype, SBMA_ACCESS_READ);
+	struct rooted_side member = {recvbuf, recvcount, NULL, NULL, recvtype, PMPI__RECV};
+	struct rooted_side at_root = {sendbuf, sendcount, sendcounts, displs, sendtype, PMPI__SEND};
+	pins_rooted(p, &member, &at_root, root, comm);
 }
 
 PMPI_EXPORT int MPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,

@@ -201,31 +201,43 @@ PMPI_EXPORT int MPI_Mrecv(void *buf, int count, MPI_Datatype datatype, MPI_Messa
 	return rc;
 }
 
-/* ---- nonblocking: pinned until the request completes ---- */
+/* ---- nonblocking and persistent: pinned until the request completes
+ * (nonblocking) or until MPI_Request_free (persistent) ---- */
 
-#define ISEND(name, pname)                                                                                             \
+/* One buffer, pinned for what the call does with it: read for sends, write
+ * for receives. */
+static void pin_one(struct pmpi__pins *p, int slot, const void *buf, int count, MPI_Datatype datatype)
+{
+	pmpi__pins_init(p);
+	pmpi__pin_typed(p, slot, buf, count, datatype, slot == PMPI__SEND ? SBMA_ACCESS_READ : SBMA_ACCESS_WRITE);
+}
+
+#define SEND_POSTED(name, pname, persistent)                                                                           \
 	PMPI_EXPORT int name(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,      \
 	                     MPI_Request *request)                                                                     \
 	{                                                                                                              \
 		PMPI__IN_MPI();                                                                                        \
 		struct pmpi__pins p;                                                                                   \
-		pmpi__pins_init(&p);                                                                                   \
-		pmpi__pin_typed(&p, PMPI__SEND, buf, count, datatype, SBMA_ACCESS_READ);                               \
-		return PMPI__POST_TRACKED(&p, request, 0, pname(buf, count, datatype, dest, tag, comm, request));      \
+		pin_one(&p, PMPI__SEND, buf, count, datatype);                                                         \
+		return PMPI__POST_TRACKED(&p, request, persistent,                                                     \
+		                          pname(buf, count, datatype, dest, tag, comm, request));                      \
 	}
 
-ISEND(MPI_Isend, PMPI_Isend)
-ISEND(MPI_Issend, PMPI_Issend)
-ISEND(MPI_Irsend, PMPI_Irsend)
-ISEND(MPI_Ibsend, PMPI_Ibsend)
+SEND_POSTED(MPI_Isend, PMPI_Isend, 0)
+SEND_POSTED(MPI_Issend, PMPI_Issend, 0)
+SEND_POSTED(MPI_Irsend, PMPI_Irsend, 0)
+SEND_POSTED(MPI_Ibsend, PMPI_Ibsend, 0)
+SEND_POSTED(MPI_Send_init, PMPI_Send_init, 1)
+SEND_POSTED(MPI_Ssend_init, PMPI_Ssend_init, 1)
+SEND_POSTED(MPI_Rsend_init, PMPI_Rsend_init, 1)
+SEND_POSTED(MPI_Bsend_init, PMPI_Bsend_init, 1)
 
 PMPI_EXPORT int MPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
                           MPI_Request *request)
 {
 	PMPI__IN_MPI();
 	struct pmpi__pins p;
-	pmpi__pins_init(&p);
-	pmpi__pin_typed(&p, PMPI__RECV, buf, count, datatype, SBMA_ACCESS_WRITE);
+	pin_one(&p, PMPI__RECV, buf, count, datatype);
 	return PMPI__POST_TRACKED(&p, request, 0, PMPI_Irecv(buf, count, datatype, source, tag, comm, request));
 }
 
@@ -233,36 +245,16 @@ PMPI_EXPORT int MPI_Imrecv(void *buf, int count, MPI_Datatype datatype, MPI_Mess
 {
 	PMPI__IN_MPI();
 	struct pmpi__pins p;
-	pmpi__pins_init(&p);
-	pmpi__pin_typed(&p, PMPI__RECV, buf, count, datatype, SBMA_ACCESS_WRITE);
+	pin_one(&p, PMPI__RECV, buf, count, datatype);
 	return PMPI__POST_TRACKED(&p, request, 0, PMPI_Imrecv(buf, count, datatype, message, request));
 }
-
-/* ---- persistent: pinned from creation until MPI_Request_free ---- */
-
-#define SEND_INIT(name, pname)                                                                                         \
-	PMPI_EXPORT int name(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,      \
-	                     MPI_Request *request)                                                                     \
-	{                                                                                                              \
-		PMPI__IN_MPI();                                                                                        \
-		struct pmpi__pins p;                                                                                   \
-		pmpi__pins_init(&p);                                                                                   \
-		pmpi__pin_typed(&p, PMPI__SEND, buf, count, datatype, SBMA_ACCESS_READ);                               \
-		return PMPI__POST_TRACKED(&p, request, 1, pname(buf, count, datatype, dest, tag, comm, request));      \
-	}
-
-SEND_INIT(MPI_Send_init, PMPI_Send_init)
-SEND_INIT(MPI_Ssend_init, PMPI_Ssend_init)
-SEND_INIT(MPI_Rsend_init, PMPI_Rsend_init)
-SEND_INIT(MPI_Bsend_init, PMPI_Bsend_init)
 
 PMPI_EXPORT int MPI_Recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
                               MPI_Request *request)
 {
 	PMPI__IN_MPI();
 	struct pmpi__pins p;
-	pmpi__pins_init(&p);
-	pmpi__pin_typed(&p, PMPI__RECV, buf, count, datatype, SBMA_ACCESS_WRITE);
+	pin_one(&p, PMPI__RECV, buf, count, datatype);
 	return PMPI__POST_TRACKED(&p, request, 1, PMPI_Recv_init(buf, count, datatype, source, tag, comm, request));
 }
 
