@@ -27,7 +27,7 @@
  *     variable has the documented syntax; and each setting is what the
  *     documentation says the value (or the config field, TMPDIR or the
  *     default) means. The harness computes that its own way: sizes in
- *     128-bit integers (up to 7 digits before the point and 18 after),
+ *     128-bit integers (up to 20 digits before the point and 18 after),
  *     words from the documented lists, names and paths verbatim. The
  *     SBMA_VERBOSE listing has one line per variable;
  *   - refused: the error line is one line of printable text, short enough
@@ -75,6 +75,32 @@
 #define LOG_LINE_MAX (1024 - LOG_PREFIX_MAX - 2)
 /* Values at most this long, and printable, must be shown verbatim. */
 #define SHOWN_MAX 100
+
+/* The number fields of both structs are 8 bytes, or 4-byte ints
+ * (sign-extended if is_signed). */
+static uint64_t num_at(const void *base, size_t off, size_t size, int is_signed)
+{
+	const char *f = (const char *)base + off;
+	uint64_t x;
+	int32_t y;
+
+	if (size == sizeof x) {
+		memcpy(&x, f, sizeof x);
+		return x;
+	}
+	memcpy(&y, f, sizeof y);
+	return is_signed ? (uint64_t)(int64_t)y : (uint32_t)y;
+}
+
+static void num_put(void *base, size_t off, size_t size, uint64_t x)
+{
+	int32_t y = (int32_t)(uint32_t)x;
+
+	if (size == sizeof x)
+		memcpy((char *)base + off, &x, sizeof x);
+	else
+		memcpy((char *)base + off, &y, sizeof y);
+}
 
 /* ---- what a load produced ---- */
 
@@ -241,15 +267,8 @@ static void set_cfg(struct env *e, int vi, const char *text)
 		e->cfg_set[vi] = *text != '\0';
 		return;
 	}
-	uint64_t x = cfg_number(text);
-	if (v->cfg_size == sizeof(uint64_t)) {
-		memcpy(f, &x, sizeof x);
-		e->cfg_set[vi] = x != 0;
-	} else {
-		int32_t y = (int32_t)(uint32_t)x;
-		memcpy(f, &y, sizeof y);
-		e->cfg_set[vi] = y != 0;
-	}
+	num_put(&e->cfg, v->cfg_off, v->cfg_size, cfg_number(text));
+	e->cfg_set[vi] = num_at(&e->cfg, v->cfg_off, v->cfg_size, 0) != 0;
 }
 
 /* Decode data into e; the values live in buf (size + 1 bytes). */
@@ -408,73 +427,93 @@ static int count_syntax(const char *s)
 }
 
 /*
- * The bytes a size stands for, rounded down: (whole + fraction) * 2^shift
- * computed in 128-bit integers, a way of its own (the parser doubles
- * decimal digits). Only for sizes that fit that: up to 7 digits before the
- * point (up to 19 without a fraction or suffix) and up to 18 after it.
- * Returns 0 if s is too long for this, or not a size.
+ * The bytes a size stands for, rounded down, computed a way of its own (the
+ * parser doubles decimal digits): whole * 2^shift + floor(frac * 2^shift /
+ * 10^digits) in 128-bit integers. Leading zeros of the whole part and
+ * trailing zeros of the fraction do not count; up to 20 digits remain
+ * before the point and 18 after it, so nothing overflows. Returns 0 if s is
+ * not a size, has more digits than that, or is 2^64 bytes or more.
  */
 static int size_value(const char *s, uint64_t *out)
 {
-	size_t nw = strspn(s, "0123456789"), nf = 0;
-	const char *p = s + nw, *f = NULL;
-	unsigned __int128 v = 0, den = 1;
+	const char *w, *f = "", *p;
+	size_t nw, nf = 0;
+	unsigned __int128 whole = 0, frac = 0, den = 1;
 	unsigned shift = 0;
 
-	if (!size_syntax(s, 0) || nw > 19)
+	if (!size_syntax(s, 0))
 		return 0;
+	for (w = s; *w == '0'; w++)
+		;
+	nw = strspn(w, "0123456789");
+	p = w + nw;
 	if (*p == '.') {
 		f = ++p;
 		nf = strspn(f, "0123456789");
 		p += nf;
-		if (nf > 18)
-			return 0;
+		while (nf && f[nf - 1] == '0')
+			nf--;
 	}
+	if (nw > 20 || nf > 18)
+		return 0;
 	if (*p && *p != 'b' && *p != 'B')
 		shift = 10 * (unsigned)(1 + (strchr("kKmMgGtT", *p) - "kKmMgGtT") / 2);
-	if ((shift || f) && nw > 7)
-		return 0;
 	for (size_t i = 0; i < nw; i++)
-		v = v * 10 + (unsigned)(s[i] - '0');
+		whole = whole * 10 + (unsigned)(w[i] - '0');
 	for (size_t i = 0; i < nf; i++) {
-		v = v * 10 + (unsigned)(f[i] - '0');
+		frac = frac * 10 + (unsigned)(f[i] - '0');
 		den *= 10;
 	}
-	v = (v << shift) / den;
+	whole = (whole << shift) + (frac << shift) / den;
+	if (whole > UINT64_MAX)
+		return 0;
+	*out = (uint64_t)whole;
+	return 1;
+}
+
+/* A count: decimal digits, leading zeros allowed; 0 if not one or 2^64
+ * or more. */
+static int count_value(const char *s, uint64_t *out)
+{
+	unsigned __int128 v = 0;
+
+	if (!count_syntax(s))
+		return 0;
+	while (*s == '0' && s[1])
+		s++;
+	if (strlen(s) > 20)
+		return 0;
+	for (; *s; s++)
+		v = v * 10 + (unsigned)(*s - '0');
 	if (v > UINT64_MAX)
 		return 0;
 	*out = (uint64_t)v;
 	return 1;
 }
 
+/* The words are ints and keep their sign; 4-byte counts are unsigned. */
 static uint64_t field_get(const struct sbma__options *o, const struct var *v)
 {
-	const char *f = (const char *)o + v->off;
-
-	if (v->size == sizeof(uint64_t)) {
-		uint64_t x;
-		memcpy(&x, f, sizeof x);
-		return x;
-	}
-	int32_t x;
-	memcpy(&x, f, sizeof x);
-	/* ints (the words) keep their sign; unsigned counts do not */
-	return v->kind == K_WORD ? (uint64_t)(int64_t)x : (uint32_t)x;
+	return num_at(o, v->off, v->size, v->kind == K_WORD);
 }
 
 /* 0 if x does not fit the field. */
 static int field_set(struct sbma__options *o, const struct var *v, uint64_t x)
 {
-	char *f = (char *)o + v->off;
-
-	if (v->size == sizeof(uint64_t)) {
-		memcpy(f, &x, sizeof x);
-		return 1;
-	}
-	int32_t y = (int32_t)x;
-	if (v->kind == K_WORD ? (int64_t)x != y : x > UINT32_MAX)
+	if (v->size == 4 && (v->kind == K_WORD ? (int64_t)x != (int32_t)x : x > UINT32_MAX))
 		return 0;
-	memcpy(f, &y, sizeof y);
+	num_put(o, v->off, v->size, x);
+	return 1;
+}
+
+/* x rounded up to whole SBMA pages of o; 0 if that overflows. */
+static int round_up(const struct sbma__options *o, uint64_t *x)
+{
+	if (*x % o->page_size == 0)
+		return 1;
+	if (*x > UINT64_MAX - o->page_size)
+		return 0;
+	*x = (*x / o->page_size + 1) * o->page_size;
 	return 1;
 }
 
@@ -519,16 +558,11 @@ static int predict_text(const struct env *e, const struct var *v, const char *te
 			return 0;
 		/* The arena, and the default readahead (a larger page than
 		 * it was chosen for), are rounded up to whole SBMA pages. */
-		if (rounding && (v->round == 2 || (v->round == 1 && is_default)) && x % o->page_size) {
-			if (x > UINT64_MAX - o->page_size)
-				return 0;
-			x = (x / o->page_size + 1) * o->page_size;
-		}
+		if (rounding && (v->round == 2 || (v->round == 1 && is_default)) && !round_up(o, &x))
+			return 0;
 		return field_set(o, v, x);
 	case K_COUNT:
-		if (!count_syntax(text) || strlen(text) > 19)
-			return 0;
-		return field_set(o, v, strtoull(text, NULL, 10));
+		return count_value(text, &x) && field_set(o, v, x);
 	case K_WORD:
 		return find_word(v->words, text, &w) && field_set(o, v, (uint64_t)(int64_t)w);
 	case K_DIR:
@@ -545,26 +579,14 @@ static int predict_text(const struct env *e, const struct var *v, const char *te
  * wrote it: numbers are taken as they are, a bool field is on when not 0. */
 static int predict_cfg(const struct env *e, const struct var *v, int rounding, struct sbma__options *o)
 {
-	const char *f = (const char *)&e->cfg + v->cfg_off;
-	uint64_t x;
+	uint64_t x = num_at(&e->cfg, v->cfg_off, v->cfg_size, 1);
 
-	if (v->kind == K_DIR) {
-		const char *d;
-		memcpy(&d, f, sizeof d);
-		return predict_text(e, v, d, 0, rounding, o);
-	}
-	if (v->cfg_size == sizeof(uint64_t)) {
-		memcpy(&x, f, sizeof x);
-	} else {
-		int32_t y;
-		memcpy(&y, f, sizeof y);
-		x = v->words == bool_words ? 1 : (uint64_t)(int64_t)y;
-	}
-	if (rounding && v->round == 2 && x % o->page_size) {
-		if (x > UINT64_MAX - o->page_size)
-			return 0;
-		x = (x / o->page_size + 1) * o->page_size;
-	}
+	if (v->kind == K_DIR)
+		return predict_text(e, v, e->cfg_text[v - vars], 0, rounding, o);
+	if (v->words == bool_words)
+		x = 1;
+	if (rounding && v->round == 2 && !round_up(o, &x))
+		return 0;
 	if (v->kind == K_BUDGET)
 		o->budget_pct = 0;
 	return field_set(o, v, x);
@@ -816,20 +838,15 @@ static void check_refusal(struct env *e, const struct result *r)
 	} else if (from == O_CFG) {
 		snprintf(origin, sizeof origin, " (from sbma_config.%s)", v->cfg);
 		/* Shown as the parser sees the field: sizes unsigned, ints signed. */
-		const char *f = (const char *)&e->cfg + v->cfg_off;
-		if (strcmp(v->cfg, "dir") == 0) {
-			memcpy(&value, f, sizeof value);
-		} else if (v->cfg_size == sizeof(uint64_t)) {
-			uint64_t x;
-			memcpy(&x, f, sizeof x);
+		uint64_t x = num_at(&e->cfg, v->cfg_off, v->cfg_size, 1);
+		if (v->kind == K_DIR)
+			value = e->cfg_text[vi];
+		else if (v->cfg_size == sizeof x)
 			snprintf(num, sizeof num, "%llu", (unsigned long long)x);
+		else
+			snprintf(num, sizeof num, "%lld", (long long)(int64_t)x);
+		if (v->kind != K_DIR)
 			value = num;
-		} else {
-			int32_t x;
-			memcpy(&x, f, sizeof x);
-			snprintf(num, sizeof num, "%d", (int)x);
-			value = num;
-		}
 	} else if (from == O_TMPDIR) {
 		snprintf(origin, sizeof origin, " (the default, from TMPDIR)");
 		value = e->val[KEY_TMPDIR];
