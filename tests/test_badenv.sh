@@ -160,14 +160,16 @@ good SBMA_EVICT lazy eager
 bad SBMA_NODE_TIMEOUT x 0 -1 86401 10s 1.5 $OVER
 good SBMA_NODE_TIMEOUT 1 86400
 
-# A value with a newline or a terminal escape, and a very long one, still
-# give one whole line (found by tests/fuzz/run-libfuzzer.sh).
+# A value with a newline or a terminal escape (control bytes in values were
+# found by tests/fuzz/run-libfuzzer.sh to split or hide the error line)
+# gives one whole line.
 nl='
 '
 bad SBMA_JOB "a${nl}b" "x$(printf '\033')[2Jy"
 bad SBMA_READ "lazy${nl}SBMA_READ=eager"
 
-# SBMA_DIR: missing, not a directory, read-only, a 1200-byte path.
+# SBMA_DIR: missing, not a directory, read-only, a 1200-byte path (still
+# one line that ends with what was expected).
 : >"$tmp/afile"
 bad SBMA_DIR /nonexistent/sbma-dir "$tmp/afile" "/$(printf '%01200d' 0)"
 good SBMA_DIR "$tmp"

@@ -653,7 +653,8 @@ static void test_config_layer(void)
  * without a change here), refuses a value with a control byte in one line
  * that names it and shows the byte as \xHH; a value of 3000 bytes is cut
  * to 128 with its length, so that "expected ..." still ends the line
- * (both found by tests/fuzz/run-libfuzzer.sh).
+ * (control bytes split or hid the line: found by tests/fuzz/run-libfuzzer.sh;
+ * a value of ~1000 bytes lost the "expected" part to sbma__log's buffer).
  */
 static void test_error_lines(void)
 {

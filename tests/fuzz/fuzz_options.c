@@ -194,6 +194,7 @@ static const struct var vars[] = {
 #define NENV (NVARS + 1)
 #define NCFG 10                      /* vars with a config field */
 #define NKEYS (NENV + NCFG)
+_Static_assert(NENV <= sizeof((struct result *)0)->reads / sizeof(unsigned), "reads[] too small");
 
 /* ---- the made-up environment ---- */
 
@@ -928,6 +929,10 @@ static void check_table(const struct env *e)
 	}
 	if (i != NVARS)
 		fail(e, "the harness knows %zu variables, the table has %zu", NVARS, i);
+	for (i = 0; cfg_var_of_key(NENV + i) >= 0; i++)
+		;
+	if (i != NCFG)
+		fail(e, "NCFG is %d, but %zu variables have a config field", NCFG, i);
 }
 
 static uint64_t read_max_map_count(void)

@@ -65,6 +65,7 @@ if ! find_cc || ! have_hwloc; then
 	pkgs="clang-14 libclang-rt-14-dev libhwloc-dev pkg-config"
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "run-libfuzzer: installing $pkgs" >&2
+		# shellcheck disable=SC2086 # one word per package
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >"$work/apt.log" 2>&1 ||
 			{ apt-get update -q >/dev/null 2>&1 &&
 				DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >"$work/apt.log" 2>&1; } ||
