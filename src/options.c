@@ -21,6 +21,11 @@
  * stops the load: one line names the variable, the value and what was
  * expected, and sbma__options_load() returns -EINVAL.
  *
+ * The library reads the environment and reports on stderr; a test (the fuzz
+ * harness, tests/fuzz/fuzz_options.c) passes its own lookup function and
+ * message buffer to sbma__options_load_from(), so that it runs this very
+ * code on made-up environments without touching the process's own.
+ *
  * This runs while the allocator starts, so it must not call malloc: buffers
  * are on the stack or static, and snprintf (which does not allocate for the
  * conversions used here) is the only stdio. It never runs in the signal
@@ -474,29 +479,70 @@ static const char *word_of(const struct opt_word *w, int value)
 /* Where the value being checked came from, for the error line. */
 enum opt_from { FROM_DEFAULT, FROM_TMPDIR, FROM_CONFIG, FROM_ENV };
 
-/* "SBMA_X='value'[ (source)]: expected why" - the one line for a bad value. */
-static int bad(const struct opt_desc *d, enum opt_from from, const char *text, const char *why)
+/*
+ * The value as an error line shows it. The line must stay one line of
+ * text that says what was expected, whatever the value holds: a control
+ * byte (a newline would split the line, an escape sequence could rewrite
+ * the terminal) is shown as \xHH, and a value longer than VALUE_SHOWN
+ * bytes is cut ("...", and bad() adds its length), so that the line fits
+ * sbma__log's buffer.
+ */
+#define VALUE_SHOWN 128
+static void show_value(char *buf, size_t n, const char *text)
 {
+	size_t len = strlen(text), o = 0;
+
+	for (size_t i = 0; i < len && i < VALUE_SHOWN && o + 5 < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)sbma__format(buf + o, n - o, "\\x%c%c", "0123456789abcdef"[c >> 4],
+						  "0123456789abcdef"[c & 15]);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	if (len > VALUE_SHOWN)
+		sbma__format(buf + o, n - o, "...");
+}
+
+/* "SBMA_X='value'[ (source)]: expected why" - the one line for a bad value,
+ * on stderr or into the caller's buffer (src->msg). */
+static int bad(const struct opt_desc *d, enum opt_from from, const char *text, const char *why,
+	       const struct sbma__opt_source *src)
+{
+	char via[64] = "", line[1024], shown[4 * VALUE_SHOWN + 8], cut[32] = "";
+
 	if (from == FROM_CONFIG)
-		sbma__log("%s='%s' (from sbma_config.%s): expected %s", d->name, text, d->cfg_name, why);
+		sbma__format(via, sizeof via, " (from sbma_config.%s)", d->cfg_name);
 	else if (from == FROM_DEFAULT)
-		sbma__log("%s='%s' (the default): expected %s", d->name, text, why);
+		sbma__format(via, sizeof via, " (the default)");
 	else if (from == FROM_TMPDIR)
-		sbma__log("%s='%s' (the default, from TMPDIR): expected %s", d->name, text, why);
+		sbma__format(via, sizeof via, " (the default, from TMPDIR)");
+	show_value(shown, sizeof shown, text);
+	if (strlen(text) > VALUE_SHOWN)
+		sbma__format(cut, sizeof cut, " (%zu bytes)", strlen(text));
+	sbma__format(line, sizeof line, "%s='%s'%s%s: expected %s", d->name, shown, cut, via, why);
+	if (src->msg)
+		sbma__format(src->msg, src->msg_size, "%s", line);
 	else
-		sbma__log("%s='%s': expected %s", d->name, text, why);
+		sbma__log("%s", line);
 	return -EINVAL;
+}
+
+static const char *lookup(const struct sbma__opt_source *src, const char *name)
+{
+	return src->get ? src->get(src->arg, name) : sbma_getenv(name);
 }
 
 /* The default of a row whose default depends on the system; *from says
  * whether it came from TMPDIR, so that an error can say so. */
 static const char *computed_default(const struct opt_desc *d, char *buf, size_t n,
-				    enum opt_from *from)
+				    enum opt_from *from, const struct sbma__opt_source *src)
 {
 	if (d->type == OPT_NAME)
 		return "";
 	if (d->type == OPT_PATH) {
-		const char *t = sbma_getenv("TMPDIR");
+		const char *t = lookup(src, "TMPDIR");
 		if (t && *t) {
 			*from = FROM_TMPDIR;
 			return t;
@@ -564,12 +610,13 @@ static int valid_name(const char *s, size_t max)
 }
 
 /* Resolve, check and store one row. */
-static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
+static int load_one(const struct opt_desc *d, const struct sbma_config *cfg,
+		    const struct sbma__opt_source *src)
 {
 	char defbuf[32], cfgbuf[48], why[256];
 	enum opt_from from = FROM_DEFAULT;
-	const char *text = d->def ? d->def : computed_default(d, defbuf, sizeof defbuf, &from);
-	const char *env = sbma_getenv(d->name);
+	const char *text = d->def ? d->def : computed_default(d, defbuf, sizeof defbuf, &from, src);
+	const char *env = lookup(src, d->name);
 	const char *cfg_dir = NULL;
 	int64_t cfg_v = 0;
 	uint64_t v = 0;
@@ -619,7 +666,7 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 			d->check(&dummy, 0, why, sizeof why);
 			if (rc == -ERANGE && !strchr(text, '%'))
 				strncat(why, " (this one is too large)", sizeof why - strlen(why) - 1);
-			return bad(d, from, text, why);
+			return bad(d, from, text, why, src);
 		}
 		if (pct) {
 			/* A share of what this process may use at most, which
@@ -628,7 +675,7 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 			v = node / 100 * pct + node % 100 * pct / 100;
 		}
 		if (d->check(&v, from == FROM_DEFAULT, why, sizeof why) != 0)
-			return bad(d, from, text, why);
+			return bad(d, from, text, why, src);
 		store_num(d, v);
 		if (d->type == OPT_SIZE_PCT)
 			sbma__opt.budget_pct = pct;
@@ -646,14 +693,14 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 			rc = parse_word(d->words, text, &value);
 		}
 		if (rc != 0)
-			return bad(d, from, text, d->expect);
+			return bad(d, from, text, d->expect, src);
 		store_num(d, (uint64_t)(int64_t)value);
 		return 0;
 	}
 
 	case OPT_PATH:
 		if (check_dir(text, why, sizeof why) != 0)
-			return bad(d, from, text, why);
+			return bad(d, from, text, why, src);
 		snprintf(sbma__opt.dir, sizeof sbma__opt.dir, "%s", text);
 		return 0;
 
@@ -662,7 +709,7 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 		if (from == FROM_DEFAULT)
 			return 0;
 		if (!valid_name(text, 64))
-			return bad(d, from, text, d->expect);
+			return bad(d, from, text, d->expect, src);
 		snprintf(sbma__opt.job, sizeof sbma__opt.job, "%s", text);
 		return 0;
 	}
@@ -670,6 +717,13 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 }
 
 int sbma__options_load(const struct sbma_config *cfg)
+{
+	const struct sbma__opt_source env = { NULL, NULL, NULL, 0 };
+
+	return sbma__options_load_from(cfg, &env);
+}
+
+int sbma__options_load_from(const struct sbma_config *cfg, const struct sbma__opt_source *src)
 {
 	char buf[32];
 
@@ -683,11 +737,16 @@ int sbma__options_load(const struct sbma_config *cfg)
 			max_map_count = m;
 	}
 	for (size_t i = 0; i < NOPTS; i++) {
-		int rc = load_one(&opts[i], cfg);
+		int rc = load_one(&opts[i], cfg, src);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+const char *sbma__option_name(size_t i)
+{
+	return i < NOPTS ? opts[i].name : NULL;
 }
 
 /* The value of row d as it would be written in the environment. */

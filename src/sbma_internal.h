@@ -106,6 +106,23 @@ extern struct sbma__options sbma__opt;
  * -EINVAL.
  */
 int sbma__options_load(const struct sbma_config *cfg);
+/*
+ * Where sbma__options_load_from() reads the variables and puts its error
+ * line. sbma__options_load() is the library's: the environment (with
+ * secure_getenv) and stderr. A test passes get (called with arg and a
+ * variable name, TMPDIR included; NULL means unset) and msg, which then
+ * receives the line that would have gone to stderr, without the
+ * "sbma[pid]: " prefix and the newline.
+ */
+struct sbma__opt_source {
+	const char *(*get)(void *arg, const char *name); /* NULL: the environment */
+	void *arg;
+	char *msg; /* NULL: stderr */
+	size_t msg_size;
+};
+int sbma__options_load_from(const struct sbma_config *cfg, const struct sbma__opt_source *src);
+/* The name of row i of the table, in table order; NULL past the end. */
+const char *sbma__option_name(size_t i);
 void sbma__options_print(int fd);
 /*
  * Parse "123", "64K", "1.5G", "2GiB", "10%": binary suffixes K M G T (with

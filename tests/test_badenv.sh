@@ -15,6 +15,7 @@
 # Needs: top_builddir (set by make check; default ".").
 
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
 PROG="$top_builddir/tests/prog_alloc"
 PLAIN="$top_builddir/tests/prog_plain"
 LIB="$top_builddir/.libs/libsbma.so"
@@ -58,18 +59,29 @@ run() {
 	rc=$?
 }
 
-# bad VAR VALUE...: each value must be refused with a message naming VAR.
+# bad VAR VALUE...: each value must be refused with exactly one line on
+# stderr that names VAR as VAR='... (so that a line about SBMA_READAHEAD
+# does not pass for SBMA_READ) and says what was expected. The variables
+# tried are collected for the completeness check at the end.
+refused_vars=
 bad() {
 	var=$1
 	shift
+	case " $refused_vars " in
+	*" $var "*) ;;
+	*) refused_vars="$refused_vars $var" ;;
+	esac
 	for val in "$@"; do
 		run "$var" "$val"
+		lines=$(wc -l <"$tmp/err")
 		if [ $rc -eq 0 ]; then
 			fail "$var='$val' accepted (want: refused)"
 		elif [ $rc -ge 128 ]; then
 			fail "$var='$val' killed by signal $((rc - 128))"
-		elif ! grep -q "$var" "$tmp/err"; then
+		elif ! grep -qF "$var='" "$tmp/err"; then
 			fail "$var='$val' refused (exit $rc) but stderr does not name $var"
+		elif [ "$lines" -ne 1 ] || ! grep -q ": expected " "$tmp/err"; then
+			fail "$var='$val' refused, but stderr is $lines lines, not one saying what was expected"
 		else
 			pass "$var='$val' refused: $(head -1 "$tmp/err")"
 		fi
@@ -148,9 +160,18 @@ good SBMA_EVICT lazy eager
 bad SBMA_NODE_TIMEOUT x 0 -1 86401 10s 1.5 $OVER
 good SBMA_NODE_TIMEOUT 1 86400
 
-# SBMA_DIR: missing, not a directory, read-only.
+# A value with a newline or a terminal escape (control bytes in values were
+# found by tests/fuzz/run-libfuzzer.sh to split or hide the error line)
+# gives one whole line.
+nl='
+'
+bad SBMA_JOB "a${nl}b" "x$(printf '\033')[2Jy"
+bad SBMA_READ "lazy${nl}SBMA_READ=eager"
+
+# SBMA_DIR: missing, not a directory, read-only, a 1200-byte path (still
+# one line that ends with what was expected).
 : >"$tmp/afile"
-bad SBMA_DIR /nonexistent/sbma-dir "$tmp/afile"
+bad SBMA_DIR /nonexistent/sbma-dir "$tmp/afile" "/$(printf '%01200d' 0)"
 good SBMA_DIR "$tmp"
 if [ "$(id -u)" = 0 ]; then
 	mkdir "$tmp/ro"
@@ -225,6 +246,20 @@ else
 		fail "LD_PRELOAD prog_plain with SBMA_STATS=1: exit $rc, statistics missing"
 	fi
 fi
+
+# Every variable docs/environment.md documents has bad values above: a new
+# variable without them fails here.
+doc="$top_srcdir/docs/environment.md"
+documented=$(sed -n 's/^## \(SBMA_[A-Z_]*\)$/\1/p' "$doc" 2>/dev/null)
+if [ -z "$documented" ]; then
+	fail "no SBMA_* sections in $doc"
+fi
+for v in $documented; do
+	case " $refused_vars " in
+	*" $v "*) pass "$v: bad values tried" ;;
+	*) fail "$v is documented but no bad value of it is tried here" ;;
+	esac
+done
 
 echo "test_badenv: $passes passed, $fails failed"
 [ $fails -eq 0 ]

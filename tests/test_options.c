@@ -648,6 +648,42 @@ static void test_config_layer(void)
 	clear_env();
 }
 
+/*
+ * Every variable of the table (sbma__option_name, so a new one is covered
+ * without a change here), refuses a value with a control byte in one line
+ * that names it and shows the byte as \xHH; a value of 3000 bytes is cut
+ * to 128 with its length, so that "expected ..." still ends the line
+ * (control bytes split or hid the line: found by tests/fuzz/run-libfuzzer.sh;
+ * a value of ~1000 bytes lost the "expected" part to sbma__log's buffer).
+ */
+static void test_error_lines(void)
+{
+	char want[128], big[3001];
+	size_t i;
+	const char *name;
+
+	for (i = 0; (name = sbma__option_name(i)) != NULL; i++) {
+		clear_env();
+		setenv(name, "\001bad\nx", 1);
+		CU_ASSERT_EQUAL(load_captured(NULL), -EINVAL);
+		snprintf(want, sizeof want, "%s='\\x01bad\\x0ax': expected ", name);
+		CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+		CU_ASSERT_EQUAL(count_lines(msg), 1);
+		if (!strstr(msg, want) || count_lines(msg) != 1)
+			fprintf(stderr, "\n  %s: want %s, message: %s", name, want, msg);
+	}
+	CU_ASSERT_EQUAL(i, NVARS);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	clear_env();
+	setenv("SBMA_JOB", big, 1);
+	CU_ASSERT_EQUAL(load_captured(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(count_lines(msg), 1);
+	CU_ASSERT(strlen(msg) < 600);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "xxx...' (3000 bytes): expected a name of 1-64"));
+	clear_env();
+}
+
 /* The SBMA_VERBOSE listing: one line per variable, "NAME = value   (help)". */
 static void test_print(void)
 {
@@ -770,6 +806,7 @@ int main(void)
 		{ "load: SBMA_JOB, SBMA_EVICT, SBMA_NODE_TIMEOUT", test_node_settings },
 		{ "load: a full combination", test_combination },
 		{ "load: struct sbma_config", test_config_layer },
+		{ "load: error lines of every variable", test_error_lines },
 		{ "print: SBMA_VERBOSE listing", test_print },
 		{ "docs: every variable documented", test_documented },
 		{ "sysmem: node memory, cgroup limit", test_sysmem },
