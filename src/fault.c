@@ -154,6 +154,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -1042,20 +1043,52 @@ EXPORT int siggetmask(void)
 	return old_mask_call(SIG_BLOCK, 0);
 }
 
-/* A thread that must start with SIGSEGV/SIGBUS blocked, as the program
- * believes: started here, opened, recorded. */
+/*
+ * A thread that must start with SIGSEGV/SIGBUS blocked, as the program
+ * believes: it starts in start_with_mask, which sets its record and opens
+ * them in the kernel.
+ *
+ * The start record lives on the creator's stack, and the creator waits
+ * (a futex on `taken`) until the new thread has copied it: no allocation,
+ * so nothing depends on which malloc the process has.
+ *
+ * start_with_mask may run before a sanitizer runtime has set the thread
+ * up: a runtime that interposes pthread_create (TSan, ASan) reaches this
+ * one as its "real" pthread_create, with its own start routine as fn, and
+ * TSan starts its background thread with every signal blocked, so that
+ * thread comes here too. Instrumented code (even a call to another SBMA
+ * function, which the compiler will not inline into an uninstrumented one)
+ * or an intercepted libc call (free, memset, sigemptyset) would then run
+ * on an uninitialised thread state and crash. So it is built without
+ * sanitizers and touches only its own locals, the record (plain TLS
+ * stores) and raw system calls.
+ */
 struct start {
 	void *(*fn)(void *);
 	void *arg;
 	unsigned bits;
+	int taken; /* 0 until the new thread has copied fn, arg and bits */
 };
 
-static void *start_with_mask(void *p)
+#define KERNEL_SEGV_BUS ((1UL << (SIGSEGV - 1)) | (1UL << (SIGBUS - 1)))
+
+__attribute__((no_sanitize("address", "thread", "undefined"))) static void *
+start_with_mask(void *p)
 {
-	struct start s = *(struct start *)p;
-	free(p);
-	absorb_real_block(s.bits);
-	return s.fn(s.arg);
+	struct start *sp = p;
+	void *(*fn)(void *) = sp->fn;
+	void *arg = sp->arg;
+	unsigned char bits = (unsigned char)sp->bits;
+	__atomic_store_n(&sp->taken, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &sp->taken, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	/* sp is gone from here on. The record first, then the kernel: a sent
+	 * signal between the two is kept, as the program expects. A new
+	 * thread's record is zero and nothing else writes it yet. */
+	tm.thinks = bits;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	unsigned long open = KERNEL_SEGV_BUS; /* the kernel's sigset: 8 bytes */
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, sizeof open);
+	return fn(arg);
 }
 
 EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
@@ -1077,14 +1110,13 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 		bits = thinks_get() | real_bits();
 	if (!bits)
 		return next_pthread_create(thread, attr, fn, arg);
-	struct start *s = malloc(sizeof *s);
-	if (!s)
-		return EAGAIN;
-	s->fn = fn;
-	s->arg = arg;
-	s->bits = bits;
-	int rc = next_pthread_create(thread, attr, start_with_mask, s);
+	struct start s = { .fn = fn, .arg = arg, .bits = bits, .taken = 0 };
+	int rc = next_pthread_create(thread, attr, start_with_mask, &s);
 	if (rc)
-		free(s);
-	return rc;
+		return rc;
+	int saved = errno;
+	while (!__atomic_load_n(&s.taken, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &s.taken, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	errno = saved;
+	return 0;
 }

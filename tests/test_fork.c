@@ -644,7 +644,7 @@ int main(int argc, char **argv)
 	tc_print_config("test_fork");
 	/* Start the engine before the first fork (the descriptor test
 	 * compares with the parent's). */
-	free(sbma_malloc(1));
+	sbma_free(sbma_malloc(1));
 
 	CU_TestInfo tests[] = {
 		{ "child gets a private copy", test_child_private },

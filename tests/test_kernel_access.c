@@ -386,12 +386,12 @@ static void test_many_ranges(void)
 /* Pins hold while another thread evicts everything in a loop: file
  * transfers (one range, and 24 ranges that overflow the stack list) and
  * stat into SBMA memory, checked each round. */
-static volatile int evictor_stop;
+static int evictor_stop; /* atomic: read by the evictor, set by the test */
 
 static void *evictor(void *arg)
 {
 	(void)arg;
-	while (!evictor_stop)
+	while (!__atomic_load_n(&evictor_stop, __ATOMIC_ACQUIRE))
 		sbma_evict_all();
 	return NULL;
 }
@@ -408,7 +408,7 @@ static void test_concurrent_evict(void)
 		v[i] = (struct iovec){ dst + 2 * (size_t)i * piece, piece };
 	int fd = tmpfd();
 	pthread_t t;
-	evictor_stop = 0;
+	__atomic_store_n(&evictor_stop, 0, __ATOMIC_RELEASE);
 	CU_ASSERT_FATAL(pthread_create(&t, NULL, evictor, NULL) == 0);
 	size_t bad = 0;
 	int rounds = 0;
@@ -423,7 +423,7 @@ static void test_concurrent_evict(void)
 					"preadv while evicting") != 0;
 		bad += fstat(fd, st) != 0 || st->st_size != (off_t)n;
 	}
-	evictor_stop = 1;
+	__atomic_store_n(&evictor_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT(rounds > 2);
