@@ -163,9 +163,9 @@ static void fi_read_env(void)
 	 * interrupted: no failure meanwhile (never wait here). */
 	if (!__atomic_compare_exchange_n(&fi_state, &expect, FI_READING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
-	const char *rate = getenv("SBMA_FAULT_INJECT");
-	const char *seed = getenv("SBMA_FAULT_INJECT_SEED");
-	const char *ops = getenv("SBMA_FAULT_INJECT_OPS");
+	const char *rate = sbma__getenv("SBMA_FAULT_INJECT");
+	const char *seed = sbma__getenv("SBMA_FAULT_INJECT_SEED");
+	const char *ops = sbma__getenv("SBMA_FAULT_INJECT_OPS");
 	if (rate && *rate) {
 		if (parse_rate(rate, &fi_threshold))
 			fi_bad("SBMA_FAULT_INJECT", rate, "a rate from 0 to 1, such as 0.001 or 1e-3");

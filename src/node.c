@@ -411,11 +411,11 @@ const char *sbma__node_detect_job(void)
 	 * node sees the same value, and the next run another one. */
 	static const char *const vars[] = {"PMIX_NAMESPACE", "OMPI_MCA_orte_ess_jobid", "SLURM_JOB_ID"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const char *v = getenv(vars[i]);
+		const char *v = sbma__getenv(vars[i]);
 		if (!v || !*v)
 			continue;
 		char raw[SBMA_NODE_JOB_MAX];
-		const char *step = i == 2 ? getenv("SLURM_STEP_ID") : NULL;
+		const char *step = i == 2 ? sbma__getenv("SLURM_STEP_ID") : NULL;
 		sbma__format(raw, sizeof raw, "%s%s%s", v, step ? "." : "", step ? step : "");
 		sanitize(job_buf, sizeof job_buf, raw);
 		return job_buf;
@@ -426,7 +426,7 @@ const char *sbma__node_detect_job(void)
 /* Why an existing segment cannot be joined, or NULL if it can. */
 static const char *check_existing(const struct stat *st, const struct sbma_node_segment *s)
 {
-	if (st->st_uid != getuid())
+	if (st->st_uid != geteuid())
 		return "it belongs to another user";
 	if (st->st_mode & 077)
 		return "other users may access it (mode is not 0600)";
@@ -437,7 +437,7 @@ static const char *check_existing(const struct stat *st, const struct sbma_node_
 	if (s->version != SBMA_NODE_VERSION)
 		return "it was made by another SBMA version";
 	if (s->header_size != sizeof *s || s->size != (uint64_t)st->st_size || s->nslots != SBMA_NODE_SLOTS ||
-	    s->uid != getuid())
+	    s->uid != geteuid())
 		return "its header is inconsistent (corrupt)";
 	return NULL;
 }
@@ -464,7 +464,7 @@ static int create_segment(int fd)
 	s->version = SBMA_NODE_VERSION;
 	s->header_size = sizeof *s;
 	s->size = sizeof *s;
-	s->uid = getuid();
+	s->uid = geteuid();
 	s->nslots = SBMA_NODE_SLOTS;
 	s->budget = sbma__opt.budget;
 	struct timespec ts;
@@ -486,7 +486,7 @@ static int create_segment(int fd)
 static void sweep_stale(const char *host)
 {
 	char prefix[64], suffix[80];
-	sbma__format(prefix, sizeof prefix, "sbma-%u-", (unsigned)getuid());
+	sbma__format(prefix, sizeof prefix, "sbma-%u-", (unsigned)geteuid());
 	sbma__format(suffix, sizeof suffix, "-%s", host);
 	DIR *d = opendir("/dev/shm");
 	if (!d)
@@ -504,7 +504,7 @@ static void sweep_stale(const char *host)
 		struct stat st;
 		struct sbma_node_segment *s = NULL;
 		int err = 0;
-		if (fstat(fd, &st) == 0 && st.st_uid == getuid() && (uint64_t)st.st_size == sizeof *s)
+		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (uint64_t)st.st_size == sizeof *s)
 			s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
 		close(fd);
 		if (!s)
@@ -549,14 +549,14 @@ static int open_existing(void)
 			close(fd);
 			return -errno;
 		}
-		if (st.st_uid != getuid() || (uint64_t)st.st_size >= sizeof *seg)
+		if (st.st_uid != geteuid() || (uint64_t)st.st_size >= sizeof *seg)
 			break;
 		usleep(10000);
 	}
 	const char *why = NULL;
 	struct sbma_node_segment *s = NULL;
 	int err = 0;
-	if (st.st_uid == getuid() && (uint64_t)st.st_size >= sizeof *s) {
+	if (st.st_uid == geteuid() && (uint64_t)st.st_size >= sizeof *s) {
 		s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
 		for (int i = 0; s && i < 200 && __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) == 0; i++)
 			usleep(10000);
@@ -637,7 +637,7 @@ static int join_locked(const char *job)
 	if (dot)
 		*dot = '\0';
 	sanitize(hs, sizeof hs, host);
-	sbma__format(seg_name, sizeof seg_name, SBMA_NODE_PREFIX "%u-%s-%s", (unsigned)getuid(), job_buf, hs);
+	sbma__format(seg_name, sizeof seg_name, SBMA_NODE_PREFIX "%u-%s-%s", (unsigned)geteuid(), job_buf, hs);
 
 	int rc = -EAGAIN;
 	for (int attempt = 0; attempt < 20 && rc == -EAGAIN; attempt++) {

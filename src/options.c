@@ -38,14 +38,6 @@
 
 #include "sbma_internal.h"
 
-/* glibc has had secure_getenv since 2.17; elsewhere (no setuid concern
- * that we know how to honour) plain getenv is the best there is. */
-#if defined(HAVE_SECURE_GETENV) || (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 17))
-#define sbma_getenv secure_getenv
-#else
-#define sbma_getenv getenv
-#endif
-
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 #define GIB ((uint64_t)1 << 30)
@@ -496,7 +488,7 @@ static const char *computed_default(const struct opt_desc *d, char *buf, size_t 
 	if (d->type == OPT_NAME)
 		return "";
 	if (d->type == OPT_PATH) {
-		const char *t = sbma_getenv("TMPDIR");
+		const char *t = sbma__getenv("TMPDIR");
 		if (t && *t) {
 			*from = FROM_TMPDIR;
 			return t;
@@ -569,7 +561,7 @@ static int load_one(const struct opt_desc *d, const struct sbma_config *cfg)
 	char defbuf[32], cfgbuf[48], why[256];
 	enum opt_from from = FROM_DEFAULT;
 	const char *text = d->def ? d->def : computed_default(d, defbuf, sizeof defbuf, &from);
-	const char *env = sbma_getenv(d->name);
+	const char *env = sbma__getenv(d->name);
 	const char *cfg_dir = NULL;
 	int64_t cfg_v = 0;
 	uint64_t v = 0;

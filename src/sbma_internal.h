@@ -78,6 +78,17 @@ void sbma__fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 
 
 /* ---- options.c: the SBMA_* environment variables, one table ---- */
 
+/* Every read of the environment that can change what SBMA does (SBMA_*,
+ * TMPDIR, the launcher's job variables): ignored in a secure-execution
+ * (setuid, setgid, capabilities) program, whose caller must not choose
+ * where its memory goes or which node segment it joins. glibc has had
+ * secure_getenv since 2.17; elsewhere plain getenv is the best there is. */
+#if defined(HAVE_SECURE_GETENV) || (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 17))
+#define sbma__getenv secure_getenv
+#else
+#define sbma__getenv getenv
+#endif
+
 struct sbma__options {
 	uint64_t budget;      /* resolved, bytes */
 	unsigned budget_pct;  /* nonzero if given as a percentage */

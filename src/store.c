@@ -51,7 +51,7 @@ static int open_in_dir(const char *dir, int flags)
 	 * once. */
 	char path[PATH_MAX + 64];
 	for (int attempt = 0; attempt < 100; attempt++) {
-		sbma__format(path, sizeof path, "%s/.sbma-%u-%d-%u", dir, (unsigned)getuid(), (int)getpid(),
+		sbma__format(path, sizeof path, "%s/.sbma-%u-%d-%u", dir, (unsigned)geteuid(), (int)getpid(),
 			     (unsigned)(sbma__os_now_ns() ^ (unsigned)attempt * 2654435761u));
 		fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
 		if (fd < 0 && errno == EINTR)
