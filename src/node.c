@@ -654,6 +654,8 @@ static const char *check_existing(const struct stat *st, const struct sbma_node_
 {
 	if (st->st_uid != geteuid())
 		return "it belongs to another user";
+	if (!S_ISREG(st->st_mode))
+		return "it is not a regular file";
 	if (st->st_mode & 077)
 		return "other users may access it (mode is not 0600)";
 	if ((uint64_t)st->st_size < sizeof *s)
@@ -772,7 +774,16 @@ static void sweep_stale(const char *host)
  * and removed: try again) or another -errno after printing why. */
 static int open_existing(void)
 {
-	int fd = shm_open(seg_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO put there must not hang the open. */
+	int fd = shm_open(seg_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+	if (fd < 0 && (errno == ELOOP || errno == EISDIR)) {
+		/* Put there by someone (a segment is never a link): another
+		 * user may have made it to steer this job elsewhere. */
+		sbma__log("node: refusing the node segment /dev/shm%s: it is %s, not a segment. Remove it, or set "
+			  "SBMA_JOB to another name",
+			  seg_name, errno == ELOOP ? "a symbolic link" : "a directory");
+		return -EPERM;
+	}
 	if (fd < 0)
 		return errno == ENOENT ? -EAGAIN : -errno;
 	struct stat st;
