@@ -49,8 +49,9 @@
  * start time that does not match the pid's process is a dead slot; an
  * unknown state is neither running nor blocked), so a wrong value there
  * costs budget until its owner repairs it, never a crash or a wrong index.
- * The mutex cannot be repaired: a lock held for LOCK_PATIENCE by a thread
- * that does not exist is corruption, and the process stops saying so.
+ * The mutex cannot be repaired: a lock held for LOCK_PATIENCE_NS by a
+ * thread that does not exist is corruption; the process says so and goes
+ * on alone, with a private budget (leave_spoilt).
  *
  * Locking: the node lock is only ever taken with the engine lock held (or
  * before the engine runs), never across I/O; it may be taken in the SIGSEGV
@@ -306,7 +307,13 @@ static void leave_spoilt(const char *why)
 		  "budget of %llu bytes (remove the segment, or set SBMA_JOB to another name)",
 		  seg_name, why, (int)getpid(), (unsigned long long)hdr_copy_buf.budget);
 	pthread_mutex_init(&p->lock, NULL);
-	p->magic = SBMA_NODE_MAGIC;
+	/* As check_locked expects it: nothing to repair in our own. */
+	p->magic = hdr_copy_buf.magic;
+	p->version = hdr_copy_buf.version;
+	p->header_size = hdr_copy_buf.header_size;
+	p->size = hdr_copy_buf.size;
+	p->uid = hdr_copy_buf.uid;
+	p->nslots = hdr_copy_buf.nslots;
 	p->budget = hdr_copy_buf.budget;
 	p->slots[0] = my_copy;
 	p->charged = my_copy.charged;

@@ -19,6 +19,9 @@
 #   - afterwards the segment is gone, or a new process of the job runs
 #     correctly or is refused by name.
 # See docs/testing.md.
+# 37 cases of a few seconds each: more than node_lib.sh's default watchdog
+# on a loaded machine (each process has its own 100 s timeout below).
+SBMA_TEST_TIMEOUT=${SBMA_TEST_TIMEOUT:-900}
 . "${top_srcdir:-.}/tests/node_lib.sh"
 
 stat_tool=${top_builddir:-.}/tools/sbma-stat
@@ -44,7 +47,14 @@ one_case() {
 		wait
 		return
 	fi
-	sleep 0.2
+	# All three in (a process joining a spoilt segment may be refused;
+	# that is tested by the fourth below).
+	k=0
+	while ! "$bin/prog_node_probe" check "$SBMA_JOB" | grep -q ' live=3 ' && [ $k -lt 200 ]; do
+		sleep 0.05
+		k=$((k + 1))
+	done
+	sleep 0.1
 	poked=$("$bin/prog_node_probe" poke "$SBMA_JOB" "$1" "$2")
 	prc=$?
 	[ $prc -eq 0 ] || fail "$1=$2: prog_node_probe poke exited $prc (the job ended too soon?)"
@@ -78,6 +88,10 @@ one_case() {
 			grep "$seg" "$out.err$i" | grep -q "leaves it and keeps a private budget" ||
 				fail "$1=$2: worker $i did not say it left the spoilt segment"
 		done
+		# Its own segment, after leaving, has nothing to repair.
+		if cat "$out.err"* | grep -q "repaired"; then
+			fail "$1=$2: a repair reported after leaving: $(grep -h repaired "$out.err"* | head -1)"
+		fi
 		;;
 	esac
 	if [ -e "$seg" ]; then
