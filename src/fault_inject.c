@@ -13,7 +13,8 @@
  *                                 of the process decides).
  *   SBMA_FAULT_INJECT_OPS=list    only these calls, comma-separated:
  *                                 mprotect madvise mmap pread pwrite sync
- *                                 fallocate punch (default: all)
+ *                                 fallocate punch tmpfile (default: all
+ *                                 but tmpfile)
  *
  * src/os.c asks sbma__fi_check() before each kernel call it makes on memory
  * and files, and fails the call the way the kernel would:
@@ -25,6 +26,12 @@
  *   sync             EIO (write-back of a buffered write failed)
  *   fallocate        ENOSPC or EINTR (retried)
  *   punch            EIO or EINTR (retried)
+ *   tmpfile          EOPNOTSUPP: O_TMPFILE refused, as by an old kernel or
+ *                    file system, so the backing file takes the fallback
+ *                    path (a name created with O_EXCL and unlinked at once).
+ *                    Only when named in the list. While it is injected the
+ *                    fallback names are predictable (src/store.c), so that
+ *                    a test can pre-create them.
  *
  * Read at the first call (getenv: no malloc; the parsers below do not
  * allocate either), and again from a constructor so that a bad value stops
@@ -46,14 +53,14 @@
 #include "sbma_internal.h"
 
 static const char *const op_names[SBMA__FI_NOPS] = {
-    "mprotect", "madvise", "mmap", "pread", "pwrite", "sync", "fallocate", "punch",
+    "mprotect", "madvise", "mmap", "pread", "pwrite", "sync", "fallocate", "punch", "tmpfile",
 };
 
 enum { FI_UNREAD = 0, FI_READING, FI_READY };
 static int fi_state;
 static uint64_t fi_threshold; /* a call fails if its hash is below this */
 static uint64_t fi_seed;
-static unsigned fi_ops = (1u << SBMA__FI_NOPS) - 1;
+static unsigned fi_ops = ((1u << SBMA__FI_NOPS) - 1) & ~(1u << SBMA__FI_TMPFILE);
 static char fi_rate_text[32];
 static uint64_t fi_calls, fi_failed, fi_eintr, fi_short, fi_errors;
 static uint64_t fi_by_op[SBMA__FI_NOPS];
@@ -163,9 +170,9 @@ static void fi_read_env(void)
 	 * interrupted: no failure meanwhile (never wait here). */
 	if (!__atomic_compare_exchange_n(&fi_state, &expect, FI_READING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
-	const char *rate = getenv("SBMA_FAULT_INJECT");
-	const char *seed = getenv("SBMA_FAULT_INJECT_SEED");
-	const char *ops = getenv("SBMA_FAULT_INJECT_OPS");
+	const char *rate = sbma__getenv("SBMA_FAULT_INJECT");
+	const char *seed = sbma__getenv("SBMA_FAULT_INJECT_SEED");
+	const char *ops = sbma__getenv("SBMA_FAULT_INJECT_OPS");
 	if (rate && *rate) {
 		if (parse_rate(rate, &fi_threshold))
 			fi_bad("SBMA_FAULT_INJECT", rate, "a rate from 0 to 1, such as 0.001 or 1e-3");
@@ -178,7 +185,8 @@ static void fi_read_env(void)
 		fi_bad("SBMA_FAULT_INJECT_SEED", seed, "a decimal number");
 	if (ops && *ops && parse_ops(ops, &fi_ops))
 		fi_bad("SBMA_FAULT_INJECT_OPS", ops,
-		       "a comma-separated list of mprotect, madvise, mmap, pread, pwrite, sync, fallocate, punch");
+		       "a comma-separated list of mprotect, madvise, mmap, pread, pwrite, sync, fallocate, punch, "
+		       "tmpfile");
 	__atomic_store_n(&fi_state, FI_READY, __ATOMIC_RELEASE);
 }
 
@@ -240,9 +248,19 @@ int sbma__fi_check(enum sbma__fi_op op)
 		}
 		count(&fi_errors);
 		return EIO;
+	case SBMA__FI_TMPFILE:
+		count(&fi_errors);
+		return EOPNOTSUPP;
 	default:
 		return 0;
 	}
+}
+
+int sbma__fi_on(enum sbma__fi_op op)
+{
+	if (__atomic_load_n(&fi_state, __ATOMIC_ACQUIRE) != FI_READY)
+		fi_read_env();
+	return fi_threshold && (fi_ops & (1u << op));
 }
 
 __attribute__((constructor)) static void fi_constructor(void)

@@ -35,6 +35,24 @@
  * leave removes the segment; a segment whose processes are all dead is
  * stale: it is removed and a fresh one created, never joined.
  *
+ * Trust. The segment is shared memory: any process of the user may write
+ * anything into it (a stray pointer, a bug, a test). Nothing read from it
+ * is used as an index or a size without a bound, and each process keeps a
+ * private copy of what it knows to be true: the header as it was checked
+ * at join, and its own slot. Every time it takes the lock it compares
+ * (check_locked) and repairs what differs, saying so (the first 20 times):
+ * the header from its copy, its own slot from its copy (if another process
+ * took the slot meanwhile, it moves to a free one), `closing` back to 0
+ * while it is a member, and the node total from the slots' charges. Other
+ * processes' fields are read clamped (a charge or a wanted amount never
+ * counts for more than the arena could hold; a pid <= 0 is a dead slot; a
+ * start time that does not match the pid's process is a dead slot; an
+ * unknown state is neither running nor blocked), so a wrong value there
+ * costs budget until its owner repairs it, never a crash or a wrong index.
+ * The mutex cannot be repaired: a lock held for LOCK_PATIENCE_NS by a
+ * thread that does not exist is corruption; the process says so and goes
+ * on alone, with a private budget (leave_spoilt).
+ *
  * Locking: the node lock is only ever taken with the engine lock held (or
  * before the engine runs), never across I/O; it may be taken in the SIGSEGV
  * handler (signals are blocked while the engine lock is held, so it is never
@@ -65,8 +83,42 @@ static char seg_name[SBMA_NODE_JOB_MAX + 128];
 static char job_buf[SBMA_NODE_JOB_MAX];
 static int warned_over;
 
+/* What this process knows to be true (see "Trust" above): the header as
+ * checked at join, and its own slot's [lock] fields and state as it last
+ * wrote them. Valid while `me` is set. */
+static struct {
+	uint64_t magic;
+	uint32_t version, header_size;
+	uint64_t size;
+	uint32_t uid, nslots;
+	uint64_t budget;
+} hdr_copy_buf;
+static struct sbma_node_slot my_copy;
+static unsigned corrupt_reports;
+static int seg_private; /* left a spoilt segment: seg is this process's own */
+
+/* No slot's charge or want is ever larger than the largest arena (64 TiB):
+ * a larger value is corruption, counted as this much. */
+#define BYTES_MAX ((uint64_t)1 << 46)
+#define LOCK_PATIENCE_NS (5 * 1000000000ull)
+
 #define RELAXED_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define WAIT_SLICE_NS (20 * 1000 * 1000ull)
+
+static uint64_t clamp_bytes(uint64_t v)
+{
+	return v < BYTES_MAX ? v : BYTES_MAX;
+}
+
+static void report_corrupt(const char *what, unsigned long long was, unsigned long long now)
+{
+	if (corrupt_reports >= 20)
+		return;
+	corrupt_reports++;
+	sbma__log("node segment /dev/shm%s: %s was %llu, expected %llu (changed by another process: "
+		  "corrupt); repaired%s",
+		  seg_name, what, was, now, corrupt_reports == 20 ? " (further repairs not shown)" : "");
+}
 
 /* ------------------------------------------------------------ processes */
 
@@ -98,13 +150,17 @@ static int slot_alive(const struct sbma_node_slot *s)
 {
 	if (s == me)
 		return 1;
-	if (kill(s->pid, 0) != 0 && errno == ESRCH)
+	pid_t pid = s->pid;
+	/* kill(0 or negative) would ask about process groups: such a pid is
+	 * corruption, and the slot is as good as dead. */
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))
 		return 0;
 	int zombie;
-	uint64_t st = proc_start_time(s->pid, &zombie);
+	uint64_t st = proc_start_time(pid, &zombie);
 	if (zombie)
 		return 0;
-	return !(st && s->start_time && st != s->start_time);
+	/* A start time that cannot be read (no /proc) proves nothing. */
+	return !st || st == s->start_time;
 }
 
 /* ---------------------------------------------------------------- futex */
@@ -142,23 +198,176 @@ static void recover_locked(void)
 			freed = 1;
 			continue;
 		}
-		total += s->charged;
+		total += clamp_bytes(s->charged);
 	}
 	seg->charged = total;
 	if (freed)
 		wake_all();
 }
 
-static void node_lock(void)
+/* The thread that holds the lock, as glibc's robust mutex records it in
+ * its lock word (0 elsewhere: unknown). */
+static pid_t lock_holder(void)
 {
-	int rc = pthread_mutex_lock(&seg->lock);
+#if defined(__GLIBC__) && defined(FUTEX_TID_MASK)
+	return (pid_t)(__atomic_load_n(&seg->lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
+#else
+	return -1;
+#endif
+}
+
+static void take_new_slot_locked(void);
+static void leave_spoilt(const char *why);
+
+/* With the lock held: compare the header and this process's slot with what
+ * it knows, repair what differs, and recompute the node total if it does
+ * not match the slots (see "Trust" at the top). */
+static void check_locked(void)
+{
+	if (!me)
+		return;
+	const __typeof__(hdr_copy_buf) *h = &hdr_copy_buf;
+#define REPAIR(field, what)                                                   \
+	if (seg->field != h->field) {                                         \
+		report_corrupt(what, (unsigned long long)seg->field, (unsigned long long)h->field); \
+		seg->field = h->field;                                        \
+	}
+	REPAIR(magic, "the magic number");
+	REPAIR(version, "the version");
+	REPAIR(header_size, "the header size");
+	REPAIR(size, "the segment size");
+	REPAIR(uid, "the owner's uid");
+	REPAIR(nslots, "the slot count");
+	REPAIR(budget, "the node budget");
+	/* Only the last process sets it, once nobody is left: not while we
+	 * are here. */
+	if (seg->closing) {
+		report_corrupt("the closing flag", seg->closing, 0);
+		seg->closing = 0;
+	}
+	if (me->pid != my_copy.pid) {
+		if (me->pid == 0) {
+			/* Taken for dead (its start time was spoilt, say)
+			 * and cleared: take it back. */
+			report_corrupt("the pid of a live process's slot", 0, (unsigned long long)my_copy.pid);
+			*me = my_copy;
+		} else {
+			/* Cleared and taken by another process meanwhile. */
+			report_corrupt("the pid of a live process's slot", (unsigned long long)me->pid,
+				       (unsigned long long)my_copy.pid);
+			take_new_slot_locked();
+		}
+	}
+	if (me->start_time != my_copy.start_time) {
+		report_corrupt("a slot's start time", me->start_time, my_copy.start_time);
+		me->start_time = my_copy.start_time;
+	}
+	if (me->charged != my_copy.charged) {
+		report_corrupt("a slot's charge", me->charged, my_copy.charged);
+		me->charged = my_copy.charged;
+	}
+	if (me->want != my_copy.want) {
+		report_corrupt("the bytes a slot waits for", me->want, my_copy.want);
+		me->want = my_copy.want;
+	}
+	if (me->ticket != my_copy.ticket) {
+		report_corrupt("a slot's place in the wait queue", me->ticket, my_copy.ticket);
+		me->ticket = my_copy.ticket;
+	}
+	uint32_t state = __atomic_load_n(&me->state, __ATOMIC_RELAXED);
+	if (state != my_copy.state) {
+		report_corrupt("a slot's state", state, my_copy.state);
+		__atomic_store_n(&me->state, my_copy.state, __ATOMIC_RELAXED);
+	}
+#undef REPAIR
+	uint64_t total = 0;
+	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
+		if (seg->slots[i].pid)
+			total += clamp_bytes(seg->slots[i].charged);
+	if (seg->charged != total) {
+		report_corrupt("the node total (the sum of the slots' charges)", seg->charged, total);
+		seg->charged = total;
+	}
+}
+
+/* The segment's lock cannot be had (see node_lock): go on alone, on a
+ * segment of this process's own with the same budget and what it holds,
+ * rather than stop a job's process over shared bookkeeping. The shared
+ * segment stays mapped (a thread may be reading this process's slot
+ * without the lock) and is never removed by this process. */
+static void leave_spoilt(const char *why)
+{
+	int err = 0;
+	struct sbma_node_segment *p =
+		sbma__os_mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &err);
+	if (!p)
+		sbma__die("node segment /dev/shm%s: %s, and no memory to go on alone: %s", seg_name, why,
+			  strerror(-err));
+	sbma__log("node segment /dev/shm%s: %s: the segment is corrupt. Process %d leaves it and keeps a private "
+		  "budget of %llu bytes (remove the segment, or set SBMA_JOB to another name)",
+		  seg_name, why, (int)getpid(), (unsigned long long)hdr_copy_buf.budget);
+	pthread_mutex_init(&p->lock, NULL);
+	/* As check_locked expects it: nothing to repair in our own. */
+	p->magic = hdr_copy_buf.magic;
+	p->version = hdr_copy_buf.version;
+	p->header_size = hdr_copy_buf.header_size;
+	p->size = hdr_copy_buf.size;
+	p->uid = hdr_copy_buf.uid;
+	p->nslots = hdr_copy_buf.nslots;
+	p->budget = hdr_copy_buf.budget;
+	p->slots[0] = my_copy;
+	p->charged = my_copy.charged;
+	seg = p;
+	me = &p->slots[0];
+	seg_private = 1;
+}
+
+/* The lock, waited for: a holder that keeps it LOCK_PATIENCE_NS without
+ * existing is a spoilt lock word (a live holder, stopped say, is waited
+ * for: it will let go when continued or killed). A member then goes on
+ * alone (leave_spoilt); a process that is not one yet gets -EPERM, having
+ * said why. */
+static int node_lock(void)
+{
+	char why[160] = "";
+	int rc, warned = 0;
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(LOCK_PATIENCE_NS / 1000000000ull);
+		rc = pthread_mutex_timedlock(&seg->lock, &ts);
+		if (rc != ETIMEDOUT)
+			break;
+		pid_t holder = lock_holder();
+		if (holder == 0 || (holder > 0 && kill(holder, 0) != 0 && errno == ESRCH)) {
+			sbma__format(why, sizeof why, "its lock is held by thread %d, which does not exist",
+				     (int)holder);
+			break;
+		}
+		if (!warned++)
+			sbma__log("node segment /dev/shm%s: its lock has been held for %llu s by thread %d (stopped?); "
+				  "waiting",
+				  seg_name, LOCK_PATIENCE_NS / 1000000000ull, (int)holder);
+	}
 	if (rc == EOWNERDEAD) {
 		/* Its owner died inside: the fields may be half updated. */
 		pthread_mutex_consistent(&seg->lock);
 		recover_locked();
-	} else if (rc) {
-		sbma__die("node segment %s: cannot lock it: %s", seg_name, strerror(rc));
+	} else if (rc && !why[0]) {
+		sbma__format(why, sizeof why, "its lock cannot be taken: %s", strerror(rc));
 	}
+	if (why[0]) {
+		if (!me) {
+			sbma__log("node: refusing the node segment /dev/shm%s: %s (corrupt). Remove it, or set "
+				  "SBMA_JOB to another name",
+				  seg_name, why);
+			return -EPERM;
+		}
+		leave_spoilt(why);
+		pthread_mutex_lock(&seg->lock);
+	}
+	check_locked();
+	return 0;
 }
 
 static void node_unlock(void)
@@ -193,22 +402,39 @@ static uint64_t reserved_ahead(uint64_t t)
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
 		struct sbma_node_slot *s = &seg->slots[i];
 		if (s != me && s->pid && s->ticket && (t == 0 || s->ticket < t))
-			r += s->want;
+			r += clamp_bytes(s->want);
 	}
 	return r;
 }
 
+/* This process's slot is written from its private copy: a value another
+ * process wrote into it is replaced, never built upon. */
+static void set_charge(uint64_t bytes)
+{
+	my_copy.charged = bytes;
+	me->charged = bytes;
+}
+
+static void set_wait(uint64_t ticket, uint64_t want)
+{
+	my_copy.ticket = ticket;
+	my_copy.want = want;
+	me->ticket = ticket;
+	me->want = want;
+}
+
 static void add_charge(uint64_t bytes)
 {
-	me->charged += bytes;
+	set_charge(my_copy.charged + bytes);
 	seg->charged += bytes;
 }
 
 /* Take `bytes` if the node has them beyond what earlier waiters need. */
 static int try_charge_locked(uint64_t bytes)
 {
-	uint64_t used = seg->charged + reserved_ahead(me->ticket);
-	if (used > seg->budget || seg->budget - used < bytes)
+	uint64_t used = seg->charged + reserved_ahead(my_copy.ticket);
+	uint64_t budget = hdr_copy_buf.budget;
+	if (used > budget || budget - used < bytes)
 		return 0;
 	add_charge(bytes);
 	return 1;
@@ -224,9 +450,11 @@ static uint64_t ask_blocked_locked(uint64_t bytes)
 		if (s == me || !s->pid || __atomic_load_n(&s->state, __ATOMIC_RELAXED) != SBMA_SLOT_BLOCKED)
 			continue;
 		uint64_t pinned = __atomic_load_n(&s->pinned, __ATOMIC_RELAXED);
-		uint64_t can = s->charged > pinned ? s->charged - pinned : 0;
-		if (s->release_req) {
-			pending += s->release_req;
+		uint64_t charged = clamp_bytes(s->charged);
+		uint64_t can = charged > pinned ? charged - pinned : 0;
+		uint64_t req = __atomic_load_n(&s->release_req, __ATOMIC_RELAXED);
+		if (req) {
+			pending += clamp_bytes(req);
 			continue;
 		}
 		if (!can || pending >= bytes)
@@ -256,6 +484,7 @@ static int anyone_may_free_locked(void)
 
 static void set_state(uint32_t state)
 {
+	my_copy.state = state;
 	__atomic_store_n(&me->state, state, __ATOMIC_RELAXED);
 }
 
@@ -264,18 +493,21 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 	if (!seg || !bytes)
 		return 0;
 	node_lock();
-	if (!me->ticket && try_charge_locked(bytes)) {
+	if (!my_copy.ticket && try_charge_locked(bytes)) {
 		node_unlock();
 		return 0;
 	}
 	/* The node is short: queue up, then ask, evict or wait. */
 	uint64_t t0 = sbma__os_now_ns();
 	uint64_t deadline = t0 + (uint64_t)sbma__opt.node_timeout * 1000000000ull;
-	uint32_t prev_state = me->state;
-	if (bytes > seg->budget)
-		bytes = seg->budget;
-	me->ticket = ++seg->next_ticket;
-	me->want = bytes;
+	uint32_t prev_state = my_copy.state;
+	uint64_t budget = hdr_copy_buf.budget;
+	if (bytes > budget)
+		bytes = budget;
+	uint64_t ticket = ++seg->next_ticket;
+	if (!ticket) /* 0 means "no ticket": a spoilt counter wrapped */
+		ticket = seg->next_ticket = 1;
+	set_wait(ticket, bytes);
 	set_state(SBMA_SLOT_WAITING);
 	sbma__st.node_waits++;
 	int own_left = evict_own != NULL;
@@ -286,8 +518,8 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 	for (;;) {
 		if (try_charge_locked(bytes))
 			break;
-		uint64_t used = seg->charged + reserved_ahead(me->ticket);
-		uint64_t shortfall = used + bytes > seg->budget ? used + bytes - seg->budget : bytes;
+		uint64_t used = seg->charged + reserved_ahead(my_copy.ticket);
+		uint64_t shortfall = used + bytes > budget ? used + bytes - budget : bytes;
 		uint64_t asked = fruitless && own_left ? 0 : ask_blocked_locked(shortfall);
 		if (!asked && own_left) {
 			/* Running, as others see it: it is about to free budget. */
@@ -304,13 +536,13 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 		int timed_out = sbma__os_now_ns() >= deadline;
 		/* Earlier waiters get served first: they run next, and running
 		 * processes free budget. */
-		int progress = (asked && !fruitless) || own_left || reserved_ahead(me->ticket) ||
+		int progress = (asked && !fruitless) || own_left || reserved_ahead(my_copy.ticket) ||
 			       anyone_may_free_locked();
 		if (timed_out || !progress) {
 			if (partial) {
 				/* Admission: take what is free, leave the rest
 				 * to faults. */
-				uint64_t free_now = seg->budget > used ? seg->budget - used : 0;
+				uint64_t free_now = budget > used ? budget - used : 0;
 				add_charge(free_now < bytes ? free_now : bytes);
 			} else {
 				add_charge(bytes);
@@ -334,8 +566,7 @@ int sbma__node_charge_locked(uint64_t bytes, int64_t (*evict_own)(uint64_t, void
 		recover_locked();
 		fruitless = asked && seg->charged >= charged_before;
 	}
-	me->ticket = 0;
-	me->want = 0;
+	set_wait(0, 0);
 	set_state(prev_state == SBMA_SLOT_WAITING ? SBMA_SLOT_RUNNING : prev_state);
 	node_unlock();
 	sbma__st.wait_ns += sbma__os_now_ns() - t0;
@@ -348,7 +579,7 @@ uint64_t sbma__node_room_locked(void)
 {
 	if (!seg)
 		return 0;
-	return me->charged > sbma__st.resident ? me->charged - sbma__st.resident : 0;
+	return my_copy.charged > sbma__st.resident ? my_copy.charged - sbma__st.resident : 0;
 }
 
 void sbma__node_sync_locked(void)
@@ -356,11 +587,11 @@ void sbma__node_sync_locked(void)
 	if (!seg)
 		return;
 	publish();
-	if (me->charged <= sbma__st.resident)
+	if (my_copy.charged <= sbma__st.resident)
 		return;
 	node_lock();
-	uint64_t give = me->charged - sbma__st.resident;
-	me->charged -= give;
+	uint64_t give = my_copy.charged - sbma__st.resident;
+	set_charge(sbma__st.resident);
 	seg->charged -= give > seg->charged ? seg->charged : give;
 	node_unlock();
 	wake_all();
@@ -385,7 +616,9 @@ uint64_t sbma__node_take_release_locked(void)
 	uint64_t req = me->release_req;
 	me->release_req = 0;
 	node_unlock();
-	return req;
+	/* Nobody can ask for more than it holds (a spoilt request would
+	 * otherwise overflow the caller's page count). */
+	return req < my_copy.charged ? req : my_copy.charged;
 }
 
 /* ---------------------------------------------------------------- join */
@@ -411,11 +644,11 @@ const char *sbma__node_detect_job(void)
 	 * node sees the same value, and the next run another one. */
 	static const char *const vars[] = {"PMIX_NAMESPACE", "OMPI_MCA_orte_ess_jobid", "SLURM_JOB_ID"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const char *v = getenv(vars[i]);
+		const char *v = sbma__getenv(vars[i]);
 		if (!v || !*v)
 			continue;
 		char raw[SBMA_NODE_JOB_MAX];
-		const char *step = i == 2 ? getenv("SLURM_STEP_ID") : NULL;
+		const char *step = i == 2 ? sbma__getenv("SLURM_STEP_ID") : NULL;
 		sbma__format(raw, sizeof raw, "%s%s%s", v, step ? "." : "", step ? step : "");
 		sanitize(job_buf, sizeof job_buf, raw);
 		return job_buf;
@@ -426,8 +659,10 @@ const char *sbma__node_detect_job(void)
 /* Why an existing segment cannot be joined, or NULL if it can. */
 static const char *check_existing(const struct stat *st, const struct sbma_node_segment *s)
 {
-	if (st->st_uid != getuid())
+	if (st->st_uid != geteuid())
 		return "it belongs to another user";
+	if (!S_ISREG(st->st_mode))
+		return "it is not a regular file";
 	if (st->st_mode & 077)
 		return "other users may access it (mode is not 0600)";
 	if ((uint64_t)st->st_size < sizeof *s)
@@ -437,8 +672,10 @@ static const char *check_existing(const struct stat *st, const struct sbma_node_
 	if (s->version != SBMA_NODE_VERSION)
 		return "it was made by another SBMA version";
 	if (s->header_size != sizeof *s || s->size != (uint64_t)st->st_size || s->nslots != SBMA_NODE_SLOTS ||
-	    s->uid != getuid())
+	    s->uid != geteuid())
 		return "its header is inconsistent (corrupt)";
+	if (!s->budget || s->budget > BYTES_MAX)
+		return "its node budget is 0 or impossibly large (corrupt)";
 	return NULL;
 }
 
@@ -464,7 +701,7 @@ static int create_segment(int fd)
 	s->version = SBMA_NODE_VERSION;
 	s->header_size = sizeof *s;
 	s->size = sizeof *s;
-	s->uid = getuid();
+	s->uid = geteuid();
 	s->nslots = SBMA_NODE_SLOTS;
 	s->budget = sbma__opt.budget;
 	struct timespec ts;
@@ -486,7 +723,7 @@ static int create_segment(int fd)
 static void sweep_stale(const char *host)
 {
 	char prefix[64], suffix[80];
-	sbma__format(prefix, sizeof prefix, "sbma-%u-", (unsigned)getuid());
+	sbma__format(prefix, sizeof prefix, "sbma-%u-", (unsigned)geteuid());
 	sbma__format(suffix, sizeof suffix, "-%s", host);
 	DIR *d = opendir("/dev/shm");
 	if (!d)
@@ -504,7 +741,7 @@ static void sweep_stale(const char *host)
 		struct stat st;
 		struct sbma_node_segment *s = NULL;
 		int err = 0;
-		if (fstat(fd, &st) == 0 && st.st_uid == getuid() && (uint64_t)st.st_size == sizeof *s)
+		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (uint64_t)st.st_size == sizeof *s)
 			s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
 		close(fd);
 		if (!s)
@@ -512,7 +749,12 @@ static void sweep_stale(const char *host)
 		if (!check_existing(&st, s)) {
 			/* Only look: a job that lives reclaims its own dead. A
 			 * lock that cannot be had is not ours to repair. */
-			int lr = pthread_mutex_lock(&s->lock);
+			/* Briefly: a spoilt lock word must not hang this
+			 * job's start. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			int lr = pthread_mutex_timedlock(&s->lock, &ts);
 			if (lr == EOWNERDEAD)
 				pthread_mutex_consistent(&s->lock);
 			else if (lr) {
@@ -539,7 +781,16 @@ static void sweep_stale(const char *host)
  * and removed: try again) or another -errno after printing why. */
 static int open_existing(void)
 {
-	int fd = shm_open(seg_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO put there must not hang the open. */
+	int fd = shm_open(seg_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+	if (fd < 0 && (errno == ELOOP || errno == EISDIR)) {
+		/* Put there by someone (a segment is never a link): another
+		 * user may have made it to steer this job elsewhere. */
+		sbma__log("node: refusing the node segment /dev/shm%s: it is %s, not a segment. Remove it, or set "
+			  "SBMA_JOB to another name",
+			  seg_name, errno == ELOOP ? "a symbolic link" : "a directory");
+		return -EPERM;
+	}
 	if (fd < 0)
 		return errno == ENOENT ? -EAGAIN : -errno;
 	struct stat st;
@@ -549,14 +800,14 @@ static int open_existing(void)
 			close(fd);
 			return -errno;
 		}
-		if (st.st_uid != getuid() || (uint64_t)st.st_size >= sizeof *seg)
+		if (st.st_uid != geteuid() || (uint64_t)st.st_size >= sizeof *seg)
 			break;
 		usleep(10000);
 	}
 	const char *why = NULL;
 	struct sbma_node_segment *s = NULL;
 	int err = 0;
-	if (st.st_uid == getuid() && (uint64_t)st.st_size >= sizeof *s) {
+	if (st.st_uid == geteuid() && (uint64_t)st.st_size >= sizeof *s) {
 		s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
 		for (int i = 0; s && i < 200 && __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) == 0; i++)
 			usleep(10000);
@@ -575,11 +826,23 @@ static int open_existing(void)
 	}
 	seg = s;
 	me = NULL;
-	node_lock();
+	if (node_lock()) {
+		sbma__os_munmap(s, sizeof *s);
+		seg = NULL;
+		return -EPERM;
+	}
 	recover_locked();
 	int live = 0;
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
 		live += seg->slots[i].pid != 0;
+	if (seg->closing && live) {
+		/* The last process sets it once nobody is left: with live
+		 * processes it is spoilt. */
+		sbma__log("node segment /dev/shm%s: its closing flag is set while %d processes use it (corrupt); "
+			  "repaired",
+			  seg_name, live);
+		seg->closing = 0;
+	}
 	if (seg->closing || !live) {
 		/* Being removed by its last process, or left behind by a job
 		 * whose processes all died: never join it. */
@@ -620,8 +883,26 @@ static int take_slot_locked(void)
 	me->pid = getpid();
 	me->start_time = proc_start_time(getpid(), NULL);
 	me->state = SBMA_SLOT_RUNNING;
+	my_copy = *me;
 	add_charge(sbma__st.resident);
 	return 0;
+}
+
+/* check_locked found this process's slot taken by another: move to a free
+ * one, with what it knows it holds. */
+static void take_new_slot_locked(void)
+{
+	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
+		if (!seg->slots[i].pid) {
+			me = &seg->slots[i];
+			*me = my_copy;
+			return;
+		}
+	}
+	/* Nowhere to go in it: go on alone. */
+	pthread_mutex_unlock(&seg->lock);
+	leave_spoilt("this process's slot was given to another and no slot is free");
+	pthread_mutex_lock(&seg->lock);
 }
 
 /* Join with the engine lock held (or before the engine runs). */
@@ -637,7 +918,7 @@ static int join_locked(const char *job)
 	if (dot)
 		*dot = '\0';
 	sanitize(hs, sizeof hs, host);
-	sbma__format(seg_name, sizeof seg_name, SBMA_NODE_PREFIX "%u-%s-%s", (unsigned)getuid(), job_buf, hs);
+	sbma__format(seg_name, sizeof seg_name, SBMA_NODE_PREFIX "%u-%s-%s", (unsigned)geteuid(), job_buf, hs);
 
 	int rc = -EAGAIN;
 	for (int attempt = 0; attempt < 20 && rc == -EAGAIN; attempt++) {
@@ -666,16 +947,25 @@ static int join_locked(const char *job)
 	}
 	if (take_slot_locked())
 		return 0; /* a private budget, and it said so */
-	if (seg->budget != sbma__opt.budget && sbma__opt.verbose)
+	/* Checked (check_existing) or just written: what this process will
+	 * hold the header to from now on. */
+	hdr_copy_buf.magic = SBMA_NODE_MAGIC;
+	hdr_copy_buf.version = SBMA_NODE_VERSION;
+	hdr_copy_buf.header_size = sizeof *seg;
+	hdr_copy_buf.size = sizeof *seg;
+	hdr_copy_buf.uid = geteuid();
+	hdr_copy_buf.nslots = SBMA_NODE_SLOTS;
+	hdr_copy_buf.budget = seg->budget;
+	if (hdr_copy_buf.budget != sbma__opt.budget && sbma__opt.verbose)
 		sbma__log("node: the node budget of job %s is %llu bytes (set by the first process); "
 			  "this process's SBMA_BUDGET (%llu) is not used",
-			  job_buf, (unsigned long long)seg->budget, (unsigned long long)sbma__opt.budget);
-	sbma__st.budget = seg->budget;
+			  job_buf, (unsigned long long)hdr_copy_buf.budget, (unsigned long long)sbma__opt.budget);
+	sbma__st.budget = hdr_copy_buf.budget;
 	publish();
 	node_unlock();
 	if (sbma__opt.verbose)
 		sbma__log("node: process %d joined /dev/shm%s (budget %llu bytes)", (int)getpid(), seg_name,
-			  (unsigned long long)seg->budget);
+			  (unsigned long long)hdr_copy_buf.budget);
 	return 1;
 }
 
@@ -708,15 +998,20 @@ int sbma__node_active(void)
 
 uint64_t sbma__node_budget(void)
 {
-	return seg ? seg->budget : sbma__opt.budget;
+	return seg ? hdr_copy_buf.budget : sbma__opt.budget;
 }
 
 int sbma__node_fork_child(void)
 {
 	if (!seg)
 		return 0;
-	/* `me` still points at the parent's slot: take one of our own. */
-	node_lock();
+	/* `me` still points at the parent's slot, and my_copy holds the
+	 * parent's: take a slot of our own, checking nothing as the parent. */
+	me = NULL;
+	if (node_lock()) {
+		seg = NULL; /* a private budget, and it said so */
+		return -EPERM;
+	}
 	int rc = take_slot_locked();
 	if (rc)
 		return rc;
@@ -737,12 +1032,13 @@ __attribute__((destructor)) static void node_leave(void)
 	if (engine)
 		sbma__lock(&old);
 	node_lock();
-	seg->charged -= me->charged > seg->charged ? seg->charged : me->charged;
+	seg->charged -= my_copy.charged > seg->charged ? seg->charged : my_copy.charged;
 	memset(me, 0, sizeof *me);
+	me = NULL; /* nothing of ours to check from here on */
 	int live = 0;
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
 		live += seg->slots[i].pid && slot_alive(&seg->slots[i]);
-	if (!live) {
+	if (!live && !seg_private) {
 		seg->closing = 1;
 		shm_unlink(seg_name);
 	}

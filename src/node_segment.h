@@ -7,8 +7,13 @@
  * Mode 0600, created with O_EXCL by the first process of the job.
  *
  * Trust: nothing here is used before the header is checked (magic, version,
- * header size, segment size, slot count, owner). The creator writes the
- * magic last, so a reader that sees it sees an initialised segment.
+ * header size, segment size, slot count, owner, budget). The creator writes
+ * the magic last, so a reader that sees it sees an initialised segment.
+ * Any process of the user can still write anything here later: node.c
+ * compares the header and its own slot with private copies at every lock
+ * and repairs them, and reads other slots' fields clamped ("Trust" in
+ * node.c); slot indexes never come from the segment (nslots is checked,
+ * never used as a bound).
  *
  * Concurrency: the fields marked [lock] change only under `lock` (a robust,
  * process-shared mutex). The fields marked [owner] are written by the

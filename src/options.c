@@ -43,14 +43,6 @@
 
 #include "sbma_internal.h"
 
-/* glibc has had secure_getenv since 2.17; elsewhere (no setuid concern
- * that we know how to honour) plain getenv is the best there is. */
-#if defined(HAVE_SECURE_GETENV) || (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 17))
-#define sbma_getenv secure_getenv
-#else
-#define sbma_getenv getenv
-#endif
-
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 #define GIB ((uint64_t)1 << 30)
@@ -531,7 +523,7 @@ static int bad(const struct opt_desc *d, enum opt_from from, const char *text, c
 
 static const char *lookup(const struct sbma__opt_source *src, const char *name)
 {
-	return src->get ? src->get(src->arg, name) : sbma_getenv(name);
+	return src->get ? src->get(src->arg, name) : sbma__getenv(name);
 }
 
 /* The default of a row whose default depends on the system; *from says

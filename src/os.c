@@ -172,6 +172,24 @@ uint64_t sbma__os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int sbma__os_open_tmpfile(const char *dir, int flags)
+{
+	int fd, fake_;
+	do
+		fd = CALL(SBMA__FI_TMPFILE, open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600));
+	while (fd < 0 && errno == EINTR);
+	return fd >= 0 ? fd : -errno;
+}
+
+int sbma__os_create_excl(const char *path, int flags)
+{
+	int fd;
+	do
+		fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC | flags, 0600);
+	while (fd < 0 && errno == EINTR);
+	return fd >= 0 ? fd : -errno;
+}
+
 int sbma__os_read_text(const char *path, char *buf, size_t size)
 {
 	int saved = errno;

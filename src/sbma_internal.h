@@ -43,6 +43,12 @@ size_t sbma__os_page_size(void);
 uint64_t sbma__os_now_ns(void);
 /* Read a small text file whole into buf (NUL-terminated). */
 int sbma__os_read_text(const char *path, char *buf, size_t size);
+/* A new file without a name in dir (O_TMPFILE | O_RDWR | flags, mode 0600):
+ * the descriptor or -errno. */
+int sbma__os_open_tmpfile(const char *dir, int flags);
+/* Create path, which must not exist (O_CREAT | O_EXCL | O_NOFOLLOW |
+ * O_RDWR | flags, mode 0600): the descriptor or -errno. */
+int sbma__os_create_excl(const char *path, int flags);
 
 /* ---- fault_inject.c: random failures of os.c (--enable-fault-inject) ---- */
 /* Only in a build configured with --enable-fault-inject (SBMA_FAULT_INJECT
@@ -57,6 +63,7 @@ enum sbma__fi_op {
 	SBMA__FI_SYNC,    /* sync_file_range after a buffered write */
 	SBMA__FI_RESERVE, /* fallocate that reserves space */
 	SBMA__FI_PUNCH,   /* fallocate that punches a hole */
+	SBMA__FI_TMPFILE, /* O_TMPFILE refused: only when named in the list */
 	SBMA__FI_NOPS
 };
 /* Returned by sbma__fi_check for pread/pwrite: transfer less than asked. */
@@ -64,6 +71,8 @@ enum sbma__fi_op {
 /* Whether this call of op is to fail: 0 make the real call, else the errno
  * to fail with (or SBMA__FI_SHORT). _async; never touches errno. */
 int sbma__fi_check(enum sbma__fi_op op);
+/* Whether op is being injected at all (a rate and op in the list). */
+int sbma__fi_on(enum sbma__fi_op op);
 #endif
 /* ---- end fault_inject.c ---- */
 
@@ -77,6 +86,17 @@ int sbma__format(char *buf, size_t size, const char *fmt, ...) __attribute__((fo
 void sbma__fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- options.c: the SBMA_* environment variables, one table ---- */
+
+/* Every read of the environment that can change what SBMA does (SBMA_*,
+ * TMPDIR, the launcher's job variables): ignored in a secure-execution
+ * (setuid, setgid, capabilities) program, whose caller must not choose
+ * where its memory goes or which node segment it joins. glibc has had
+ * secure_getenv since 2.17; elsewhere plain getenv is the best there is. */
+#if defined(HAVE_SECURE_GETENV) || (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 17))
+#define sbma__getenv secure_getenv
+#else
+#define sbma__getenv getenv
+#endif
 
 struct sbma__options {
 	uint64_t budget;      /* resolved, bytes */

@@ -32,36 +32,51 @@ static int store_fd = -1;
 static int store_direct;     /* O_DIRECT in effect */
 static int store_can_reserve = 1;
 
+/* The random part of a fallback name: unknown to other users in advance.
+ * Under an injected O_TMPFILE refusal (a test of this path) it is the
+ * attempt number, so that the test can pre-create the names. */
+static unsigned name_salt(int attempt)
+{
+#ifdef SBMA_FAULT_INJECT
+	if (sbma__fi_on(SBMA__FI_TMPFILE))
+		return (unsigned)attempt;
+#endif
+	return (unsigned)(sbma__os_now_ns() ^ (unsigned)attempt * 2654435761u);
+}
+
 static int open_in_dir(const char *dir, int flags)
 {
-	int fd;
-	do
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
-	while (fd < 0 && errno == EINTR);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOENT))
-		return fd >= 0 ? fd : -errno;
-	if (errno == ENOENT) {
+	int fd = sbma__os_open_tmpfile(dir, flags);
+	if (fd >= 0 || (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -ENOENT))
+		return fd;
+	if (fd == -ENOENT) {
 		/* ENOENT from O_TMPFILE can mean a missing directory or an old
 		 * kernel; tell them apart. */
 		struct stat st;
 		if (stat(dir, &st) != 0)
 			return -ENOENT;
 	}
-	/* No O_TMPFILE here: a unique name, created exclusively, unlinked at
-	 * once. */
+	/* No O_TMPFILE here: a unique name, created exclusively (a file or a
+	 * link someone put there first is never opened: O_EXCL, O_NOFOLLOW),
+	 * unlinked at once. */
 	char path[PATH_MAX + 64];
 	for (int attempt = 0; attempt < 100; attempt++) {
-		sbma__format(path, sizeof path, "%s/.sbma-%u-%d-%u", dir, (unsigned)getuid(), (int)getpid(),
-			     (unsigned)(sbma__os_now_ns() ^ (unsigned)attempt * 2654435761u));
-		fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
-		if (fd < 0 && errno == EINTR)
+		sbma__format(path, sizeof path, "%s/.sbma-%u-%d-%u", dir, (unsigned)geteuid(), (int)getpid(),
+			     name_salt(attempt));
+		fd = sbma__os_create_excl(path, flags);
+		if (fd == -EEXIST)
 			continue;
-		if (fd >= 0) {
-			unlink(path);
+		if (fd < 0)
 			return fd;
+		unlink(path);
+		/* Still named (moved away before the unlink: a directory that
+		 * others may write to without the sticky bit): not private. */
+		struct stat st;
+		if (fstat(fd, &st) != 0 || st.st_nlink != 0) {
+			close(fd);
+			continue;
 		}
-		if (errno != EEXIST)
-			return -errno;
+		return fd;
 	}
 	return -EEXIST;
 }

@@ -322,7 +322,8 @@ static int thin(void)
 /*
  * misuse: calls that are wrong must fail (or be ignored) without harm: the
  * range calls on memory that is not SBMA's, on an empty or overflowing
- * range, with bad access flags; malloc(0); an unpin without a pin. SBMA
+ * range, with bad access flags; malloc(0); realloc(p, 0) (frees p, NULL);
+ * an unpin without a pin. SBMA
  * memory allocated before must be intact after them.
  */
 static int misuse(void)
@@ -366,6 +367,22 @@ static int misuse(void)
 	z = sbma_malloc(0);
 	EXPECT(z != NULL && sbma_owns(z), 1);
 	sbma_free(z);
+	/* realloc(p, 0) frees p (and returns NULL): the allocation count
+	 * and bytes go back to what they were, through the libc entry
+	 * point and through SBMA's own. */
+	struct sbma_stats st0, st1;
+	for (int way = 0; way < 2; way++) {
+		sbma_stats(&st0);
+		void *r = way ? sbma_malloc(cfg.min_alloc * 3) : malloc(cfg.min_alloc * 3);
+		EXPECT(r != NULL && sbma_owns(r), 1);
+		if (r)
+			memset(r, 7, cfg.min_alloc * 3);
+		void *q = way ? sbma_realloc(r, 0) : realloc(r, 0);
+		EXPECT(q, 0);
+		sbma_stats(&st1);
+		EXPECT(st1.allocations, st0.allocations);
+		EXPECT(st1.allocated, st0.allocated);
+	}
 	volatile size_t huge = SIZE_MAX / 2; /* volatile: no compile-time warning */
 	errno = 0;
 	EXPECT(calloc(huge, 3), 0);

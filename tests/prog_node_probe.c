@@ -15,6 +15,17 @@
  *   prog_node_probe hold JOB     lock the segment's mutex, print "held" and
  *       wait to be killed (a process that dies holding the lock).
  *   prog_node_probe name JOB     print the segment's path.
+ *   prog_node_probe poke JOB FIELD VALUE   write VALUE (decimal, 0x hex or
+ *       negative) into one field of a live segment, without the lock, as a
+ *       stray write would: a header field (magic version header_size size
+ *       uid nslots closing futex budget charged next_ticket over_budget
+ *       recovered created_ns; job takes a string, "nonul" fills it without
+ *       a terminator; lock is glibc's lock word of the mutex), or slot.F for
+ *       the first slot in use, free.F for the last free one (F: pid state
+ *       start_time charged want ticket release_req resident dirty pinned
+ *       bytes_read bytes_written faults waits wait_ns releases blocked_ns
+ *       updated_ns). Prints "FIELD: OLD -> NEW"; exit 4 if there is no
+ *       segment or no such slot, 2 for an unknown field.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -27,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -217,8 +229,92 @@ static int hold(const char *job)
 		pause();
 }
 
+#define HF(f) {#f, offsetof(struct sbma_node_segment, f), sizeof(((struct sbma_node_segment *)0)->f)}
+#define SF(f) {#f, offsetof(struct sbma_node_slot, f), sizeof(((struct sbma_node_slot *)0)->f)}
+struct field_desc {
+	const char *name;
+	size_t off, size;
+};
+static const struct field_desc header_fields[] = {
+	HF(magic),  HF(version),  HF(header_size), HF(size),        HF(uid),         HF(nslots),
+	HF(closing), HF(futex),   HF(budget),      HF(charged),     HF(next_ticket), HF(over_budget),
+	HF(recovered), HF(created_ns),
+	{"lock", offsetof(struct sbma_node_segment, lock), sizeof(int)},
+};
+static const struct field_desc slot_fields[] = {
+	SF(pid),       SF(state),      SF(start_time), SF(charged),    SF(want),          SF(ticket),
+	SF(release_req), SF(resident), SF(dirty),      SF(pinned),     SF(bytes_read),    SF(bytes_written),
+	SF(faults),    SF(waits),      SF(wait_ns),    SF(releases),   SF(blocked_ns),    SF(updated_ns),
+};
+
+static const struct field_desc *find_field(const struct field_desc *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	return NULL;
+}
+
+static int poke(const char *job, const char *field, const char *value)
+{
+	char path[256];
+	seg_path(job, path, sizeof path);
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return 4;
+	struct sbma_node_segment *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (s == MAP_FAILED)
+		return 4;
+	char *base = (char *)s;
+	if (!strcmp(field, "job")) {
+		size_t n = sizeof s->job;
+		if (!strcmp(value, "nonul"))
+			memset(s->job, 'x', n);
+		else
+			snprintf(s->job, n, "%s", value);
+		printf("job -> %s\n", value);
+		return 0;
+	}
+	const struct field_desc *d = NULL;
+	if (!strncmp(field, "slot.", 5) || !strncmp(field, "free.", 5)) {
+		int slot = -1;
+		if (field[0] == 's') {
+			for (int i = (int)SBMA_NODE_SLOTS - 1; i >= 0; i--)
+				if (LOAD(s->slots[i].pid) != 0)
+					slot = i; /* the first in use */
+		} else {
+			for (int i = 0; i < (int)SBMA_NODE_SLOTS; i++)
+				if (LOAD(s->slots[i].pid) == 0)
+					slot = i; /* the last free */
+		}
+		if (slot < 0)
+			return 4;
+		d = find_field(slot_fields, sizeof slot_fields / sizeof slot_fields[0], field + 5);
+		base = (char *)&s->slots[slot];
+	} else {
+		d = find_field(header_fields, sizeof header_fields / sizeof header_fields[0], field);
+	}
+	if (!d) {
+		fprintf(stderr, "prog_node_probe: unknown field %s\n", field);
+		return 2;
+	}
+	uint64_t v = value[0] == '-' ? (uint64_t)strtoll(value, NULL, 0) : strtoull(value, NULL, 0);
+	uint64_t old = 0;
+	char *at = base + d->off;
+	if (d->size == 8) {
+		old = __atomic_exchange_n((uint64_t *)at, v, __ATOMIC_RELAXED);
+	} else {
+		old = __atomic_exchange_n((uint32_t *)at, (uint32_t)v, __ATOMIC_RELAXED);
+	}
+	printf("%s: %" PRIu64 " -> %" PRIu64 "\n", field, old, d->size == 8 ? v : (uint32_t)v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "poke"))
+		return poke(argv[2], argv[3], argv[4]);
 	if (argc >= 3 && !strcmp(argv[1], "watch"))
 		return watch(argv[2], argc - 3, argv + 3);
 	if (argc == 3 && !strcmp(argv[1], "check"))
@@ -231,6 +327,7 @@ int main(int argc, char **argv)
 		printf("%s\n", path);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s watch JOB PID... | check JOB | hold JOB | name JOB\n", argv[0]);
+	fprintf(stderr, "usage: %s watch JOB PID... | check JOB | hold JOB | name JOB | poke JOB FIELD VALUE\n",
+		argv[0]);
 	return 2;
 }

@@ -6,6 +6,8 @@
 # 1. Misuse (prog_inject misuse): the range calls on memory that is not
 #    SBMA's (stack, libc heap, NULL), on empty and overflowing ranges, with
 #    bad access flags, return -EINVAL; an unpin without a pin, malloc(0),
+#    realloc(p, 0) and sbma_realloc(p, 0) (free p: the live allocations
+#    and bytes come back to what they were; NULL),
 #    calloc/malloc overflow (NULL, ENOMEM) do no harm; SBMA data allocated
 #    before is intact after them.
 # 2. SIGTERM and SIGINT at random moments while a process evicts and

@@ -24,6 +24,94 @@ expect_refusal() {
 	rm -f "$seg"
 }
 
+# expect_untouched WHAT FILE SUM: FILE still has the checksum SUM (the job
+# neither wrote it nor removed it).
+expect_untouched() {
+	if [ "$(md5sum <"$2" 2>/dev/null)" != "$3" ]; then
+		fail "$1: the pre-created file was changed or removed"
+	fi
+}
+
+# Names pre-created by a second user, both ways (as root): user nobody
+# makes root's job's name first, as a copy of a real segment (a job that
+# joined it would be snooped on or steered), mode 0666, or as a symbolic
+# link to a real segment of root's; then root makes the name of a job that
+# nobody runs. Each job must refuse with the name and the reason, and leave
+# the file as it was. Without the pre-created name the nobody job runs, so
+# the refusal is not just nobody being unable to run anything.
+pre_created_by_another_user() {
+	as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	# A real segment to copy: a process of another job, killed.
+	real=$("$bin/prog_node_probe" name "$SBMA_JOB-real")
+	SBMA_JOB=$SBMA_JOB-real "$bin/prog_node_worker" -m 16 -s 100 -i 3 &
+	p=$!
+	wait_for_segment "$real"
+	sleep 0.1
+	kill -KILL $p
+	wait $p 2>/dev/null
+	if [ ! -e "$real" ]; then
+		fail "no segment left behind by a killed process (the test needs one)"
+		return
+	fi
+	# Root reads the segment (nobody may not) and hands it over.
+	$as_nobody sh -c "umask 0; cat >'$seg'" <"$real"
+	cp "$real" "$SBMA_DIR/real-copy"
+	sum=$(md5sum <"$seg")
+	expect_refusal_keep "a copy of a real segment pre-created by nobody, mode $(stat -c %a "$seg")" \
+		"belongs to another user"
+	expect_untouched "copy by nobody" "$seg" "$sum"
+	rm -f "$seg"
+
+	$as_nobody ln -s "$real" "$seg"
+	sum=$(md5sum <"$real")
+	expect_refusal_keep "a symbolic link pre-created by nobody" "symbolic link"
+	expect_untouched "symbolic link by nobody" "$real" "$sum"
+	rm -f "$seg" "$real"
+	if [ "$(head -c 8 "$SBMA_DIR/real-copy")" != SBMANODE ]; then
+		fail "the copy of a real segment is not one (the test needs one)"
+	fi
+
+	# The other way: a job run as nobody, with a store it can write to.
+	nobody_dir=$(mktemp -d /dev/shm/sbma-test-nobody.XXXXXX)
+	chown nobody "$nobody_dir"
+	nseg=$(echo "$seg" | sed 's|/sbma-0-|/sbma-65534-|')
+	run_nobody() {
+		$as_nobody env SBMA_DIR="$nobody_dir" "$bin/prog_node_worker" -m 4 -s 1 2>&1 >/dev/null
+	}
+	err=$(run_nobody)
+	if [ $? -ne 0 ] || [ -e "$nseg" ]; then
+		fail "a job run as nobody without a pre-created name did not run cleanly: $err"
+	else
+		echo "ok: a job run as nobody runs (and removes $nseg)"
+	fi
+	mv "$SBMA_DIR/real-copy" "$nseg"
+	chmod 666 "$nseg"
+	sum=$(md5sum <"$nseg")
+	err=$(run_nobody)
+	st=$?
+	if [ $st -ne 1 ] || ! echo "$err" | grep -q "$nseg" || ! echo "$err" | grep -q "belongs to another user"; then
+		fail "root's file at the name of nobody's job: exit $st, want 1 and the name and reason: $err"
+	else
+		echo "ok: root's file at nobody's job's name refused: $err"
+	fi
+	expect_untouched "root's file" "$nseg" "$sum"
+	rm -f "$nseg"
+	rm -rf "$nobody_dir"
+}
+
+# expect_refusal_keep NAME REASON: as expect_refusal, leaving the file.
+expect_refusal_keep() {
+	err=$("$bin/prog_node_worker" -m 4 -s 1 2>&1 >/dev/null)
+	st=$?
+	if [ $st -ne 1 ]; then
+		fail "$1: worker exited with $st, expected 1 (refused)"
+	elif ! echo "$err" | grep -q "$seg" || ! echo "$err" | grep -q "$2"; then
+		fail "$1: message does not name the segment and '$2': $err"
+	else
+		echo "ok: $1: $err"
+	fi
+}
+
 head -c 200000 /dev/urandom >"$seg" && chmod 600 "$seg"
 expect_refusal "random bytes" "wrong magic"
 
@@ -83,8 +171,9 @@ fi
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	head -c 200000 /dev/zero >"$seg" && chmod 600 "$seg" && chown nobody "$seg"
 	expect_refusal "owned by nobody" "belongs to another user"
+	pre_created_by_another_user
 else
-	echo "skip: another owner (needs root)"
+	echo "skip: another owner, names pre-created by another user (needs root)"
 fi
 
 err=$(SBMA_JOB='a/b' "$bin/prog_node_worker" -m 4 -s 1 2>&1)

@@ -209,7 +209,9 @@ static enum liveness liveness(int32_t pid, uint64_t start_time)
 	uint64_t st = proc_start_time(pid, &zombie);
 	if (zombie)
 		return DEAD_ZOMBIE;
-	if (st && start_time && st != start_time)
+	/* As node.c: a slot whose start time is not its pid's (0 included:
+	 * spoilt) is dead; an unreadable /proc proves nothing. */
+	if (st && st != start_time)
 		return DEAD_REUSED;
 	return ALIVE;
 }
