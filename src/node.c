@@ -713,6 +713,60 @@ static int create_segment(int fd)
 	return 0;
 }
 
+/* Where shm_open keeps its objects: link(2) needs the path. */
+#define SHM_DIR "/dev/shm"
+
+/*
+ * Make the segment whole under a private name, then give it the job's name
+ * with link(2), which fails if the name exists: a segment that has the job's
+ * name is always sized, initialised and locked by its creator. (Created
+ * under the job's name directly, a creator killed between creating and
+ * sizing it left an empty file that refused the job forever, and a joiner
+ * had to guess how long to wait for the size and the magic.) A private name
+ * left by a creator killed before the link is removed by sweep_stale.
+ * Returns 0 with the segment locked, -EEXIST or another -errno.
+ */
+static int create_linked(void)
+{
+	static unsigned serial;
+	char tmp[96], from[128], to[128];
+	sbma__format(tmp, sizeof tmp, SBMA_NODE_NEW_PREFIX "%u-%d-%u", (unsigned)geteuid(), (int)getpid(), serial++);
+	int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* shm_open applies the umask; 0600 needs no more. */
+	int rc = create_segment(fd); /* returns with the lock held */
+	close(fd);
+	if (rc == 0) {
+		sbma__format(from, sizeof from, SHM_DIR "%s", tmp);
+		sbma__format(to, sizeof to, SHM_DIR "%s", seg_name);
+		if (link(from, to) != 0) {
+			rc = -errno;
+			pthread_mutex_unlock(&seg->lock);
+			sbma__os_munmap(seg, sizeof *seg);
+			seg = NULL;
+		}
+	}
+	shm_unlink(tmp);
+	return rc;
+}
+
+/* A private name of create_linked whose creator is dead: remove it. */
+static void sweep_unlinked(const char *d_name)
+{
+	char prefix[64];
+	sbma__format(prefix, sizeof prefix, "%s%u-", SBMA_NODE_NEW_PREFIX + 1, (unsigned)geteuid());
+	size_t np = strlen(prefix);
+	if (strncmp(d_name, prefix, np))
+		return;
+	long pid = strtol(d_name + np, NULL, 10);
+	if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+		return;
+	char name[300];
+	sbma__format(name, sizeof name, "/%s", d_name);
+	shm_unlink(name);
+}
+
 /*
  * Remove the segments of this user's other jobs on this host whose
  * processes all died (killed by SIGKILL, so no one removed them): launcher
@@ -730,6 +784,7 @@ static void sweep_stale(const char *host)
 		return;
 	struct dirent *e;
 	while ((e = readdir(d))) {
+		sweep_unlinked(e->d_name);
 		size_t n = strlen(e->d_name), ns = strlen(suffix);
 		if (strncmp(e->d_name, prefix, strlen(prefix)) || n <= ns || strcmp(e->d_name + n - ns, suffix))
 			continue;
@@ -793,25 +848,19 @@ static int open_existing(void)
 	}
 	if (fd < 0)
 		return errno == ENOENT ? -EAGAIN : -errno;
+	/* A segment gets its name only once it is whole (create_linked):
+	 * nothing to wait for here. */
 	struct stat st;
-	/* The creator sizes and fills it right after creating it. */
-	for (int i = 0; i < 200; i++) {
-		if (fstat(fd, &st) != 0) {
-			close(fd);
-			return -errno;
-		}
-		if (st.st_uid != geteuid() || (uint64_t)st.st_size >= sizeof *seg)
-			break;
-		usleep(10000);
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
 	}
 	const char *why = NULL;
 	struct sbma_node_segment *s = NULL;
 	int err = 0;
-	if (st.st_uid == geteuid() && (uint64_t)st.st_size >= sizeof *s) {
+	if (st.st_uid == geteuid() && (uint64_t)st.st_size >= sizeof *s)
 		s = sbma__os_mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
-		for (int i = 0; s && i < 200 && __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) == 0; i++)
-			usleep(10000);
-	}
 	close(fd);
 	if (err)
 		return -err;
@@ -922,22 +971,11 @@ static int join_locked(const char *job)
 
 	int rc = -EAGAIN;
 	for (int attempt = 0; attempt < 20 && rc == -EAGAIN; attempt++) {
-		int fd = shm_open(seg_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			if (attempt == 0)
-				sweep_stale(hs);
-			/* shm_open applies the umask; 0600 needs no more. */
-			rc = create_segment(fd); /* returns with the lock held */
-			close(fd);
-			if (rc) {
-				shm_unlink(seg_name);
-				break;
-			}
-		} else if (errno == EEXIST) {
+		rc = create_linked(); /* returns with the lock held */
+		if (rc == 0)
+			sweep_stale(hs);
+		else if (rc == -EEXIST)
 			rc = open_existing();
-		} else {
-			rc = -errno;
-		}
 	}
 	if (rc) {
 		if (rc != -EPERM)

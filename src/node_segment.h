@@ -33,6 +33,9 @@
 #define SBMA_NODE_SLOTS 256u    /* processes of one job on one node */
 #define SBMA_NODE_JOB_MAX 72u
 #define SBMA_NODE_PREFIX "/sbma-"
+/* A segment being made, before it gets its name (node.c create_linked):
+ * hidden, so that sbma-stat does not list it. */
+#define SBMA_NODE_NEW_PREFIX "/.sbma-new-"
 
 enum sbma_node_slot_state {
 	SBMA_SLOT_FREE = 0,
