@@ -15,6 +15,14 @@
  * block at once, and the process counts as blocked while any of them is.
  * FIXME(issue 4): a process is "blocked" while any thread blocks, even if
  * another thread keeps running and faulting; its pages then bounce.
+ *
+ * sbma__block_wait() is the same wait for a caller that can sleep until
+ * its event instead of testing (the kernel-access wrappers: poll() on a
+ * pipe or a socket): one short wait before counting as blocked, then
+ * blocked, answering release requests between waits that grow from 20 us
+ * to 1 ms. The event ends each wait at once; the backoff only bounds how
+ * long a release request waits for an answer. pmpi/wait.c keeps its own
+ * loop: MPI must be tested, not waited for, and spins with sched_yield().
  */
 #include "config.h"
 
@@ -108,6 +116,34 @@ void sbma__block_leave(void)
 		sbma__st.blocked_ns += sbma__os_now_ns() - entered_ns;
 	}
 	sbma__unlock(&old);
+}
+
+/* Short enough that a pipe drained by a running peer is seen without
+ * counting as blocked (and without an eager eviction); the backoff bounds
+ * the answer to a release request. */
+#define WAIT_SPIN_NS  50000L
+#define WAIT_FIRST_NS 20000L
+#define WAIT_MAX_NS   1000000L
+
+int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered)
+{
+	int rc;
+	if (!*entered) {
+		rc = wait(ctx, WAIT_SPIN_NS);
+		if (rc)
+			return rc;
+		sbma__block_enter();
+		*entered = 1;
+	}
+	long ns = WAIT_FIRST_NS;
+	for (;;) {
+		/* After a release, look again at once: it may have taken
+		 * longer than the event needed. */
+		rc = wait(ctx, sbma__block_poll() ? 0 : ns);
+		if (rc)
+			return rc;
+		ns = ns * 2 < WAIT_MAX_NS ? ns * 2 : WAIT_MAX_NS;
+	}
 }
 
 int sbma_pmpi_enable(void)

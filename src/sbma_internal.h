@@ -69,6 +69,10 @@ int sbma__fi_check(enum sbma__fi_op op);
 
 /* ---- log.c: messages that never allocate (stack buffer + write(2)) ---- */
 
+/* Once the options are read: remember which file stderr is (and keep a
+ * duplicate of it with SBMA_STATS), so that messages to fd 2 still reach it
+ * after the program closed or replaced fd 2. */
+void sbma__log_keep_stderr(void);
 void sbma__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "sbma: fatal: ..." and abort(): detected corruption only. */
 void sbma__die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -303,6 +307,13 @@ int sbma__block_poll(void);
 /* Leaving the blocking call: wait for admission if the node is short, bring
  * evicted pages back by the read policy, become "running". */
 void sbma__block_leave(void);
+/* A wait outside MPI: wait(ctx, ns) waits up to ns for the event and
+ * returns 1 (it happened), 0 (not yet) or -errno (give up). The first call
+ * of a transfer (*entered 0) waits briefly before entering the blocked
+ * state; then, blocked, it alternates waits and release requests until
+ * wait() returns nonzero, which it returns. The caller calls
+ * sbma__block_leave() once at the end if *entered became 1. */
+int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered);
 /* MPI_Pcontrol(0)/(1) and sbma_pmpi_disable/enable: while off, enter/leave
  * only mark the state and never evict. */
 extern volatile int sbma__block_evict_enabled;
