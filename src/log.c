@@ -12,23 +12,27 @@
  * an atexit handler (gnulib's close_stdout), before library destructors
  * print the SBMA_STATS report; a program that closes fd 2 and opens a file
  * gets that file as fd 2, and SBMA's messages would land in its data. So
- * sbma__log_keep_stderr() (called once the options are read) records which
- * file fd 2 is, and with SBMA_STATS also keeps a duplicate of it
+ * with SBMA_STATS, sbma__log_keep_stderr() (called once the options are
+ * read) records which file fd 2 is and keeps a duplicate of it
  * (close-on-exec, at fd 100 or above, out of the way of programs that
- * expect low numbers). Messages go to fd 2 while it is still that file,
- * else to the duplicate while that is still it, else nowhere.
+ * expect low numbers). Messages go to fd 2 while it is still that file;
+ * else to the duplicate while that is still it; else to whatever fd 2 is
+ * now, as without SBMA_STATS (a program that points fd 2 at a log file with dup2 or
+ * freopen wants SBMA's messages there too, and without the duplicate there
+ * is no telling that from a file that took a closed fd 2's place).
  * Why the duplicate only with SBMA_STATS: an extra descriptor is visible
  * to the program (a listing of /proc/self/fd, a test that counts its
  * descriptors, a daemon that closes them all), and only the report is sure
- * to be written after the program has closed fd 2; other messages are rare
- * and a fatal one still ends the process with SIGABRT.
+ * to be written after the program has closed fd 2 (other messages are rare,
+ * and a fatal one still ends the process with SIGABRT). With it, the report
+ * also never lands in a data file that became fd 2.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,9 +154,8 @@ int sbma__format(char *buf, size_t size, const char *fmt, ...)
 
 #define KEEP_FD_MIN 100
 
-static int kept_fd = -1;   /* the duplicate, or -1 */
-static int known;          /* 1: err_dev/err_ino say which file stderr was */
-static int recorded;       /* sbma__log_keep_stderr has run */
+static int kept_fd = -1; /* the duplicate, or -1 */
+static int recorded;     /* sbma__log_keep_stderr has run */
 static dev_t err_dev;
 static ino_t err_ino;
 
@@ -162,13 +165,11 @@ void sbma__log_keep_stderr(void)
 		return;
 	recorded = 1;
 	struct stat st;
-	if (fstat(2, &st) != 0)
-		return; /* no stderr at start: messages go nowhere */
+	if (!sbma__opt.print_stats || fstat(2, &st) != 0)
+		return;
 	err_dev = st.st_dev;
 	err_ino = st.st_ino;
-	known = 1;
-	if (sbma__opt.print_stats)
-		kept_fd = fcntl(2, F_DUPFD_CLOEXEC, KEEP_FD_MIN);
+	kept_fd = fcntl(2, F_DUPFD_CLOEXEC, KEEP_FD_MIN);
 }
 
 static int is_stderr(int fd)
@@ -177,17 +178,13 @@ static int is_stderr(int fd)
 	return fstat(fd, &st) == 0 && st.st_dev == err_dev && st.st_ino == err_ino;
 }
 
-/* The descriptor to write fd 2's messages to, or -1 (file header). */
+/* The descriptor to write fd 2's messages to (file header). */
 static int err_fd(void)
 {
-	if (!recorded)
-		return 2; /* a message before the options are read */
+	if (kept_fd < 0)
+		return 2;
 	int saved = errno;
-	int fd = -1;
-	if (known && is_stderr(2))
-		fd = 2;
-	else if (known && kept_fd >= 0 && is_stderr(kept_fd))
-		fd = kept_fd;
+	int fd = !is_stderr(2) && is_stderr(kept_fd) ? kept_fd : 2;
 	errno = saved;
 	return fd;
 }
@@ -196,8 +193,6 @@ static void write_all(int fd, const char *p, size_t len)
 {
 	if (fd == 2)
 		fd = err_fd();
-	if (fd < 0)
-		return;
 	int saved = errno;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
