@@ -18,11 +18,13 @@
  *
  * sbma__block_wait() is the same wait for a caller that can sleep until
  * its event instead of testing (the kernel-access wrappers: poll() on a
- * pipe or a socket): one short wait before counting as blocked, then
- * blocked, answering release requests between waits that grow from 20 us
- * to 1 ms. The event ends each wait at once; the backoff only bounds how
- * long a release request waits for an answer. pmpi/wait.c keeps its own
- * loop: MPI must be tested, not waited for, and spins with sched_yield().
+ * pipe or a socket): after the caller's own short wait
+ * (SBMA__BLOCK_SPIN_NS), blocked, answering release requests between
+ * waits of 1 ms. The event ends a wait at once, so no backoff is needed:
+ * the slice only bounds how long a release request waits for an answer,
+ * and a shorter one costs wake-ups (on an oversubscribed node, the cores
+ * the running processes need). pmpi/wait.c keeps its own loop: MPI must
+ * be tested, not waited for, and spins with sched_yield().
  */
 #include "config.h"
 
@@ -118,31 +120,21 @@ void sbma__block_leave(void)
 	sbma__unlock(&old);
 }
 
-/* Short enough that a pipe drained by a running peer is seen without
- * counting as blocked (and without an eager eviction); the backoff bounds
- * the answer to a release request. */
-#define WAIT_SPIN_NS  50000L
-#define WAIT_FIRST_NS 20000L
-#define WAIT_MAX_NS   1000000L
+/* The longest a release request waits for an answer. */
+#define WAIT_SLICE_NS 1000000L
 
 int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered)
 {
-	int rc;
 	if (!*entered) {
-		rc = wait(ctx, WAIT_SPIN_NS);
-		if (rc)
-			return rc;
 		sbma__block_enter();
 		*entered = 1;
 	}
-	long ns = WAIT_FIRST_NS;
 	for (;;) {
 		/* After a release, look again at once: it may have taken
 		 * longer than the event needed. */
-		rc = wait(ctx, sbma__block_poll() ? 0 : ns);
+		int rc = wait(ctx, sbma__block_poll() ? 0 : WAIT_SLICE_NS);
 		if (rc)
 			return rc;
-		ns = ns * 2 < WAIT_MAX_NS ? ns * 2 : WAIT_MAX_NS;
 	}
 }
 

@@ -606,24 +606,26 @@ static inline int shared_budget(void)
 }
 
 /*
- * Wait, blocked, until fd is ready for `events`, if the call would otherwise
- * sleep indefinitely there. kind: waits_kind(), or -1 if not known yet.
- * *entered: as for sbma__block_wait (the caller leaves). Returns 0 (make the
- * call) or -1 with errno EINTR (fail it). errno is otherwise kept.
+ * Wait until fd is ready for `events`, blocked if it takes long, when the
+ * call would otherwise sleep indefinitely there. First a look (poll with
+ * timeout 0), then, for a descriptor in blocking mode, a short wait
+ * (SBMA__BLOCK_SPIN_NS; the call would sleep anyway), and only then the
+ * descriptor's type (waits_kind) and the blocked wait. *entered: as for
+ * sbma__block_wait (the caller leaves). Returns 0 (make the call) or -1
+ * with errno EINTR (fail it); errno is otherwise kept.
  */
-static int wait_ready(int fd, short events, int kind, int *entered)
+static int wait_ready(int fd, short events, int *entered)
 {
 	int saved = errno;
-	struct pollfd p = {fd, events, 0};
-	if (poll(&p, 1, 0) != 0)
-		return 0;
-	if (kind < 0)
-		kind = waits_kind(fd, events);
-	int rc = 0;
-	if (kind != WAIT_NO && may_block_here()) {
-		struct fd_event e = {fd, events};
-		rc = sbma__block_wait(fd_wait, &e, entered);
+	struct fd_event e = {fd, events};
+	int rc = fd_wait(&e, 0);
+	if (!rc) {
+		int fl = fcntl(fd, F_GETFL);
+		rc = fl < 0 || (fl & O_NONBLOCK) ? 1 : fd_wait(&e, SBMA__BLOCK_SPIN_NS);
 	}
+	if (!rc)
+		rc = waits_kind(fd, events) == WAIT_NO || !may_block_here() ? 1
+		     : sbma__block_wait(fd_wait, &e, entered);
 	errno = saved;
 	if (rc < 0) {
 		errno = -rc;
@@ -636,7 +638,7 @@ static int wait_ready(int fd, short events, int kind, int *entered)
 static int ready_for(int fd, short events)
 {
 	int entered = 0;
-	int rc = wait_ready(fd, events, -1, &entered);
+	int rc = wait_ready(fd, events, &entered);
 	if (entered)
 		sbma__block_leave();
 	return rc;
@@ -648,13 +650,25 @@ static size_t max_rw(void)
 	return (size_t)INT_MAX & ~(sbma__os_page_size() - 1);
 }
 
+/* One piece of a long write that never waits: as much as fits now. */
+static ssize_t write_nowait(int fd, const char *p, size_t n, int flags, int sock)
+{
+	if (sock)
+		return REAL(send)(fd, p, n, flags | MSG_DONTWAIT);
+	struct iovec v = {(void *)p, n};
+	return REAL(pwritev2)(fd, &v, 1, -1, RWF_NOWAIT);
+}
+
 /*
  * A write longer than PIPE_BUF to a pipe, FIFO or stream socket, in pieces
  * that never wait in the kernel (pwritev2 with RWF_NOWAIT, send with
- * MSG_DONTWAIT; each piece pinned by those wrappers, at most a chunk),
- * waiting blocked while the descriptor is full. Returns 1 and the call's
- * result in *ret, or 0 if the call should be made as it is (the kernel
- * refuses RWF_NOWAIT, the descriptor is of another kind).
+ * MSG_DONTWAIT), waiting (blocked, if long) while the descriptor is full.
+ * Each chunk of SBMA memory is pinned once for all its pieces (a piece is
+ * often only the pipe's 64 KiB); it stays pinned during a blocked wait, the
+ * rest of the process's memory can be released (before, the whole buffer
+ * stayed pinned in the kernel). Returns 1 and the call's result in *ret,
+ * or 0 if the call should be made as it is (the kernel refuses RWF_NOWAIT,
+ * the descriptor is of another kind).
  */
 static int write_in_pieces(int fd, const char *p, size_t count, int flags, int sock, ssize_t *ret)
 {
@@ -668,42 +682,57 @@ static int write_in_pieces(int fd, const char *p, size_t count, int flags, int s
 	if (count > max_rw())
 		count = max_rw();
 	size_t done = 0;
-	int entered = 0;
-	while (done < count) {
-		size_t n = chunk_len(p + done, count - done);
-		ssize_t r;
-		if (sock) {
-			r = send(fd, p + done, n, flags | MSG_DONTWAIT);
-		} else {
-			struct iovec v = {(void *)(p + done), n};
-			r = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
-		}
-		if (r > 0) {
-			done += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EAGAIN) {
-			struct fd_event e = {fd, POLLOUT};
-			int rc = sbma__block_wait(fd_wait, &e, &entered);
-			if (rc >= 0)
+	int entered = 0, fallback = 0, failed = 0;
+	while (done < count && !failed) {
+		size_t n = chunk_len(p + done, count - done), sent = 0;
+		struct pinset ps_;
+		ps_init(&ps_);
+		BUF(p + done, n, R);
+		ps_pin(&ps_);
+		int net = 0, full = 0;
+		while (sent < n) {
+			/* A short piece means the descriptor is full: wait
+			 * rather than be told so by one more call. */
+			ssize_t r = full ? (errno = EAGAIN, -1) : write_nowait(fd, p + done + sent, n - sent, flags, sock);
+			full = 0;
+			if (r > 0) {
+				sent += (size_t)r;
+				full = sent < n;
 				continue;
-			errno = -rc;
-		} else if (r < 0 && !done && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
-			/* This kernel has no RWF_NOWAIT for pipes (before
-			 * 5.x): the call as it was. */
-			if (entered)
-				sbma__block_leave();
-			return 0;
+			}
+			if (r < 0 && errno == EAGAIN) {
+				struct fd_event e = {fd, POLLOUT};
+				int rc = entered ? 0 : fd_wait(&e, SBMA__BLOCK_SPIN_NS);
+				if (!rc)
+					rc = sbma__block_wait(fd_wait, &e, &entered);
+				if (rc >= 0)
+					continue;
+				errno = -rc;
+			} else if (r < 0 && errno == EFAULT && ps_.sbma && !net++) {
+				/* The net, as in KCALL. */
+				ps_.touch = 1;
+				BUF(p + done, n, R);
+				net_caught(sock ? "send" : "write");
+				continue;
+			}
+			/* No RWF_NOWAIT for pipes in this kernel (before 5.x):
+			 * the call as it was, if nothing went yet. */
+			fallback = r < 0 && !done && !sent &&
+				   (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS);
+			failed = 1;
+			break;
 		}
-		break;
+		ps_done(&ps_);
+		done += sent;
 	}
+	int saved = errno;
+	if (entered)
+		sbma__block_leave();
+	errno = saved;
+	if (fallback)
+		return 0;
 	/* As the kernel: what was written, else the error. */
 	*ret = done ? (ssize_t)done : -1;
-	if (entered) {
-		int saved = errno;
-		sbma__block_leave();
-		errno = saved;
-	}
 	return 1;
 }
 
@@ -1277,24 +1306,29 @@ static int stdio_calls_kernel(FILE *f, size_t len, int out)
 /*
  * Before a piece of a stdio transfer, when the process shares a node
  * budget: wait, blocked, until the stream's descriptor is ready (see
- * "blocking calls"), and shorten the piece to what will not wait again:
- * reading, what the buffer and the kernel hold (FIONREAD; nothing means end
- * of file, which does not wait); writing, one buffer flush (no more than
- * PIPE_BUF with a pipe's or a socket's 4 KiB buffer), or one byte while the
- * buffer is not allocated (which allocates it). Returns -1 if a handler
- * interrupted the wait: errno EINTR and the stream's error flag, as glibc
- * leaves them when its read or write fails so.
+ * "blocking calls"), and on a pipe, FIFO, socket or terminal shorten the
+ * piece to what will not wait again: reading, what the buffer and the
+ * kernel hold (FIONREAD; nothing means end of file, which does not wait);
+ * writing, one buffer flush (no more than PIPE_BUF with a pipe's or a
+ * socket's 4 KiB buffer), or one byte while the buffer is not allocated
+ * (which allocates it). Regular files are never cut this way: a large
+ * fwrite to one stays one write. *kind: waits_kind() of the descriptor,
+ * -1 until a piece needs it (kept across the pieces of one call). Returns
+ * -1 if a handler interrupted the wait: errno EINTR and the stream's error
+ * flag, as glibc leaves them when its read or write fails so.
  */
-static int stdio_piece(FILE *f, size_t *n, int out)
+static int stdio_piece(FILE *f, size_t *n, int out, int *kind)
 {
 	int fd = fileno_unlocked(f);
 	if (fd < 0 || !stdio_calls_kernel(f, *n, out))
 		return 0;
-	if (ready_for(fd, out ? POLLOUT : POLLIN) < 0) {
+	short ev = out ? POLLOUT : POLLIN;
+	if (ready_for(fd, ev) < 0) {
 		f->_flags |= _IO_ERR_SEEN;
 		return -1;
 	}
 	size_t most = *n;
+	int saved = errno;
 	if (out) {
 		size_t b = __fbufsize(f);
 		if (b == 0)
@@ -1306,8 +1340,13 @@ static int stdio_piece(FILE *f, size_t *n, int out)
 		if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
 			most = stdio_buffered(f) + (size_t)avail;
 	}
-	if (*n > most)
-		*n = most;
+	if (most < *n) {
+		if (*kind < 0)
+			*kind = waits_kind(fd, ev);
+		if (*kind != WAIT_NO)
+			*n = most;
+	}
+	errno = saved;
 	return 0;
 }
 
@@ -1322,10 +1361,11 @@ static size_t stdio_rw(stdio_fn whole, stdio_fn chunk, void *ptr, size_t size, s
 		return whole(ptr, size, nmemb, f);
 	char *p = ptr;
 	size_t done = 0;
+	int kind = -1;
 	flockfile(f);
 	while (done < len) {
 		size_t n = cut ? chunk_len(p + done, len - done) : len - done;
-		if (wait && stdio_piece(f, &n, out) < 0)
+		if (wait && stdio_piece(f, &n, out, &kind) < 0)
 			break;
 		size_t r = chunk(p + done, 1, n, f);
 		done += r;
@@ -1380,7 +1420,8 @@ static int puts_ready(const char *s, size_t extra, FILE *f)
 	if (!shared_budget())
 		return 0;
 	size_t n = strlen(s) + extra;
-	return stdio_piece(f, &n, 1);
+	int kind = WAIT_NO; /* wait if need be, never cut */
+	return stdio_piece(f, &n, 1, &kind);
 }
 
 /* A string longer than the stream's buffer goes to the kernel from where it

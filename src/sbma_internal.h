@@ -308,11 +308,14 @@ int sbma__block_poll(void);
  * evicted pages back by the read policy, become "running". */
 void sbma__block_leave(void);
 /* A wait outside MPI: wait(ctx, ns) waits up to ns for the event and
- * returns 1 (it happened), 0 (not yet) or -errno (give up). The first call
- * of a transfer (*entered 0) waits briefly before entering the blocked
- * state; then, blocked, it alternates waits and release requests until
- * wait() returns nonzero, which it returns. The caller calls
- * sbma__block_leave() once at the end if *entered became 1. */
+ * returns 1 (it happened), 0 (not yet) or -errno (give up). Enters the
+ * blocked state unless *entered says it already did, then alternates waits
+ * and release requests until wait() returns nonzero, which it returns. The
+ * caller calls sbma__block_leave() once at the end if *entered became 1,
+ * and first waits up to SBMA__BLOCK_SPIN_NS itself: a wait that short (a
+ * pipe its reader is draining) does not count as blocked, and does not
+ * evict under SBMA_EVICT=eager. */
+#define SBMA__BLOCK_SPIN_NS 50000L
 int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered);
 /* MPI_Pcontrol(0)/(1) and sbma_pmpi_disable/enable: while off, enter/leave
  * only mark the state and never evict. */
