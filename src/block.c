@@ -57,7 +57,12 @@ static int sbma__block_release_locked(void)
 	if (!req || !sbma__block_evict_enabled)
 		return 0;
 	size_t pages = (size_t)((req + sbma__A.psz - 1) / sbma__A.psz);
+	/* Running while it evicts, as others see it: the request is taken,
+	 * the budget not yet given back, and a waiter that looks now must
+	 * not conclude that nobody can free any (node.c). */
+	sbma__node_set_state(0);
 	int64_t rc = sbma__vmm_evict_oldest_locked(pages, 1);
+	sbma__node_set_state(1);
 	sbma__st.releases++;
 	if (rc < 0)
 		sbma__log("release request: eviction failed (%s); the pages stay in memory", strerror((int)-rc));

@@ -486,15 +486,15 @@ NO_ACCESS(2) static enum cut cut_kind(int fd, const void *buf, size_t count, int
  * budget, a call that could sleep indefinitely on a pipe, FIFO, socket or
  * terminal first looks without waiting (poll with a zero timeout); only if
  * it would wait does the process become "blocked" in the node, as in an
- * MPI wait (block.c: a short wait first, then blocked, answering release
- * requests while poll() sleeps with backoff), and the real call is made
+ * MPI wait (a short wait first, then blocked, answering release requests
+ * between 1 ms waits in poll(): block.c), and the real call is made
  * once the descriptor is ready, where it no longer waits. What does not
  * change:
  *   - the descriptor: a blocking one is never made non-blocking, and one
  *     that is non-blocking, or a socket with a receive or send timeout, or
- *     a terminal whose read returns without input (VMIN 0), goes straight
- *     to the call, as do regular files and devices, which poll reports
- *     ready anyway;
+ *     a terminal whose read returns without input (VMIN 0), goes to the
+ *     call after at most the short wait, as do regular files and devices
+ *     at once, which poll reports ready;
  *   - writes to a pipe of at most PIPE_BUF bytes, which POSIX makes atomic:
  *     poll's POLLOUT means a free pipe buffer, room for such a write. A
  *     longer write to a pipe or a stream socket, which is not atomic and
@@ -659,16 +659,25 @@ static ssize_t write_nowait(int fd, const char *p, size_t n, int flags, int sock
 	return REAL(pwritev2)(fd, &v, 1, -1, RWF_NOWAIT);
 }
 
+/* The SBMA part of [p, p+n) pinned for reading (the kernel reads it). */
+static void pin_range(struct pinset *ps, const char *p, size_t n)
+{
+	ps_init(ps);
+	ps_add(ps, p, n, R);
+	ps_pin(ps);
+}
+
 /*
  * A write longer than PIPE_BUF to a pipe, FIFO or stream socket, in pieces
  * that never wait in the kernel (pwritev2 with RWF_NOWAIT, send with
- * MSG_DONTWAIT), waiting (blocked, if long) while the descriptor is full.
- * Each chunk of SBMA memory is pinned once for all its pieces (a piece is
- * often only the pipe's 64 KiB); it stays pinned during a blocked wait, the
- * rest of the process's memory can be released (before, the whole buffer
- * stayed pinned in the kernel). Returns 1 and the call's result in *ret,
- * or 0 if the call should be made as it is (the kernel refuses RWF_NOWAIT,
- * the descriptor is of another kind).
+ * MSG_DONTWAIT), waiting while the descriptor is full. Each chunk of SBMA
+ * memory is pinned once for its pieces (a piece is often only the pipe's
+ * 64 KiB), and stays pinned through the short wait that usually suffices
+ * (a reader draining the pipe); a longer wait unpins it first and waits
+ * blocked, so that all of the process's memory can be released, then pins
+ * the rest again. Returns 1 and the call's result in *ret, or 0 if the
+ * call should be made as it is (the kernel refuses RWF_NOWAIT, the
+ * descriptor is of another kind).
  */
 static int write_in_pieces(int fd, const char *p, size_t count, int flags, int sock, ssize_t *ret)
 {
@@ -681,14 +690,13 @@ static int write_in_pieces(int fd, const char *p, size_t count, int flags, int s
 		return 0;
 	if (count > max_rw())
 		count = max_rw();
+	struct fd_event e = {fd, POLLOUT};
 	size_t done = 0;
-	int entered = 0, fallback = 0, failed = 0;
+	int fallback = 0, failed = 0;
 	while (done < count && !failed) {
 		size_t n = chunk_len(p + done, count - done), sent = 0;
-		struct pinset ps_;
-		ps_init(&ps_);
-		BUF(p + done, n, R);
-		ps_pin(&ps_);
+		struct pinset ps;
+		pin_range(&ps, p + done, n);
 		int net = 0, full = 0;
 		while (sent < n) {
 			/* A short piece means the descriptor is full: wait
@@ -701,17 +709,22 @@ static int write_in_pieces(int fd, const char *p, size_t count, int flags, int s
 				continue;
 			}
 			if (r < 0 && errno == EAGAIN) {
-				struct fd_event e = {fd, POLLOUT};
-				int rc = entered ? 0 : fd_wait(&e, SBMA__BLOCK_SPIN_NS);
-				if (!rc)
+				int rc = fd_wait(&e, SBMA__BLOCK_SPIN_NS);
+				if (!rc) {
+					int entered = 0;
+					ps_done(&ps);
 					rc = sbma__block_wait(fd_wait, &e, &entered);
-				if (rc >= 0)
+					if (entered)
+						sbma__block_leave();
+					pin_range(&ps, p + done + sent, n - sent);
+				}
+				if (rc > 0)
 					continue;
 				errno = -rc;
-			} else if (r < 0 && errno == EFAULT && ps_.sbma && !net++) {
+			} else if (r < 0 && errno == EFAULT && ps.sbma && !net++) {
 				/* The net, as in KCALL. */
-				ps_.touch = 1;
-				BUF(p + done, n, R);
+				ps.touch = 1;
+				ps_add(&ps, p + done + sent, n - sent, R);
 				net_caught(sock ? "send" : "write");
 				continue;
 			}
@@ -722,13 +735,9 @@ static int write_in_pieces(int fd, const char *p, size_t count, int flags, int s
 			failed = 1;
 			break;
 		}
-		ps_done(&ps_);
+		ps_done(&ps);
 		done += sent;
 	}
-	int saved = errno;
-	if (entered)
-		sbma__block_leave();
-	errno = saved;
 	if (fallback)
 		return 0;
 	/* As the kernel: what was written, else the error. */

@@ -248,7 +248,13 @@ static int anyone_may_free_locked(void)
 {
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
 		struct sbma_node_slot *s = &seg->slots[i];
-		if (s != me && s->pid && __atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING)
+		if (s == me || !s->pid)
+			continue;
+		/* A request not taken yet: its process has not looked (a
+		 * blocked one looks every millisecond or so). A round is
+		 * fruitless only once it has answered. */
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING ||
+		    __atomic_load_n(&s->release_req, __ATOMIC_ACQUIRE))
 			return 1;
 	}
 	return 0;
