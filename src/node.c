@@ -517,8 +517,10 @@ static void sweep_stale(const char *host)
 			continue;
 		if (!check_existing(&st, s)) {
 			/* Only look: a job that lives reclaims its own dead. A
-			 * lock that cannot be had is not ours to repair. */
-			int lr = pthread_mutex_lock(&s->lock);
+			 * lock that cannot be had is not ours to repair, nor to
+			 * wait for: another job's process may hold it stopped
+			 * (SIGSTOP) for ever. */
+			int lr = pthread_mutex_trylock(&s->lock);
 			if (lr == EOWNERDEAD)
 				pthread_mutex_consistent(&s->lock);
 			else if (lr) {
