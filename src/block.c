@@ -15,6 +15,16 @@
  * block at once, and the process counts as blocked while any of them is.
  * FIXME(issue 4): a process is "blocked" while any thread blocks, even if
  * another thread keeps running and faulting; its pages then bounce.
+ *
+ * sbma__block_wait() is the same wait for a caller that can sleep until
+ * its event instead of testing (the kernel-access wrappers: poll() on a
+ * pipe or a socket): after the caller's own short wait
+ * (SBMA__BLOCK_SPIN_NS), blocked, answering release requests between
+ * waits of 1 ms. The event ends a wait at once, so no backoff is needed:
+ * the slice only bounds how long a release request waits for an answer,
+ * and a shorter one costs wake-ups (on an oversubscribed node, the cores
+ * the running processes need). pmpi/wait.c keeps its own loop: MPI must
+ * be tested, not waited for, and spins with sched_yield().
  */
 #include "config.h"
 
@@ -47,7 +57,12 @@ static int sbma__block_release_locked(void)
 	if (!req || !sbma__block_evict_enabled)
 		return 0;
 	size_t pages = (size_t)((req + sbma__A.psz - 1) / sbma__A.psz);
+	/* Running while it evicts, as others see it: the request is taken,
+	 * the budget not yet given back, and a waiter that looks now must
+	 * not conclude that nobody can free any (node.c). */
+	sbma__node_set_state(0);
 	int64_t rc = sbma__vmm_evict_oldest_locked(pages, 1);
+	sbma__node_set_state(1);
 	sbma__st.releases++;
 	if (rc < 0)
 		sbma__log("release request: eviction failed (%s); the pages stay in memory", strerror((int)-rc));
@@ -108,6 +123,24 @@ void sbma__block_leave(void)
 		sbma__st.blocked_ns += sbma__os_now_ns() - entered_ns;
 	}
 	sbma__unlock(&old);
+}
+
+/* The longest a release request waits for an answer. */
+#define WAIT_SLICE_NS 1000000L
+
+int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered)
+{
+	if (!*entered) {
+		sbma__block_enter();
+		*entered = 1;
+	}
+	for (;;) {
+		/* After a release, look again at once: it may have taken
+		 * longer than the event needed. */
+		int rc = wait(ctx, sbma__block_poll() ? 0 : WAIT_SLICE_NS);
+		if (rc)
+			return rc;
+	}
 }
 
 int sbma_pmpi_enable(void)

@@ -91,6 +91,7 @@ static int load_options_locked(const struct sbma_config *cfg)
 	if (rc)
 		return rc;
 	options_loaded = 1;
+	sbma__log_keep_stderr();
 	if (sbma__opt.verbose)
 		sbma__options_print(2);
 	return 0;

@@ -86,14 +86,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "sbma_internal.h"
@@ -471,6 +476,299 @@ NO_ACCESS(2) static enum cut cut_kind(int fd, const void *buf, size_t count, int
 	return c;
 }
 
+/* --------------------------------------------------------- blocking calls */
+
+/*
+ * A process asleep in a system call cannot answer the node's release
+ * requests: `sort | zstd` under one budget stalled because sort, holding
+ * most of it, slept in write(2) on a full pipe while zstd waited for that
+ * budget (docs/realprogs.md, finding 3). So, when the process shares a node
+ * budget, a call that could sleep indefinitely on a pipe, FIFO, socket or
+ * terminal first looks without waiting (poll with a zero timeout); only if
+ * it would wait does the process become "blocked" in the node, as in an
+ * MPI wait (a short wait first, then blocked, answering release requests
+ * between 1 ms waits in poll(): block.c), and the real call is made
+ * once the descriptor is ready, where it no longer waits. What does not
+ * change:
+ *   - the descriptor: a blocking one is never made non-blocking, and one
+ *     that is non-blocking, or a socket with a receive or send timeout, or
+ *     a terminal whose read returns without input (VMIN 0), goes to the
+ *     call after at most the short wait, as do regular files and devices
+ *     at once, which poll reports ready;
+ *   - writes to a pipe of at most PIPE_BUF bytes, which POSIX makes atomic:
+ *     poll's POLLOUT means a free pipe buffer, room for such a write. A
+ *     longer write to a pipe or a stream socket, which is not atomic and
+ *     may wait part-way, goes out in pieces without waiting (pwritev2 with
+ *     RWF_NOWAIT, send with MSG_DONTWAIT) with blocked waits between them;
+ *     the caller sees one write, with the count the kernel would give;
+ *   - signals: poll() is never restarted after a handler, a blocking read
+ *     or write is when the handler has SA_RESTART. After a handler the wait
+ *     goes on if every handler the program installed has SA_RESTART, else
+ *     the call fails with EINTR (or returns what it transferred): a program
+ *     with a handler without SA_RESTART must expect EINTR from its calls.
+ * Never with the engine lock held (fork.c reads a pipe under it) or in
+ * SBMA's fault handler: both block every signal but SIGSEGV and SIGBUS,
+ * which is how they are recognised. A program's own handler that calls
+ * read() may wait blocked: the engine lock is never held by the thread a
+ * handler interrupts (signals are blocked while it is held).
+ * Not covered (FIXME(issue 3)): readiness a second thread or process takes
+ * between poll and the call (the call then sleeps as before); writev and
+ * sendmsg longer than PIPE_BUF (waited for, then made whole); recv with
+ * MSG_WAITALL after its first bytes; getc, fgets, getline and stdio's
+ * other calls (only fread, fwrite, fputs and puts are seen); poll, select,
+ * accept and wait; processes with several threads are blocked while any
+ * of them waits (block.c, FIXME(issue 4)).
+ */
+
+/* Whether this thread may enter the blocked state: not if it blocks every
+ * signal the program could catch (the engine lock, the fault handler). */
+static int may_block_here(void)
+{
+	sigset_t k;
+	sigemptyset(&k);
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &k, _NSIG / 8) != 0)
+		return 0;
+	static const int probe[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD};
+	for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++)
+		if (!sigismember(&k, probe[i]))
+			return 1;
+	return 0;
+}
+
+/* After a handler interrupted the wait: whether the kernel would have
+ * restarted the call. The signal is not known, so every installed handler
+ * must have SA_RESTART. */
+static int signal_restarts(void)
+{
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction sa;
+		if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) != 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART))
+			return 0;
+	}
+	return 1;
+}
+
+/* What a call on fd that is not ready would do. */
+enum waits {
+	WAIT_NO,     /* return, fail or time out by itself: make it */
+	WAIT_OTHER,  /* wait indefinitely (terminal, datagram socket) */
+	WAIT_STREAM, /* the same, on a pipe, FIFO or stream socket */
+};
+
+static enum waits waits_kind(int fd, short events)
+{
+	int fl = fcntl(fd, F_GETFL);
+	struct stat st;
+	if (fl < 0 || (fl & O_NONBLOCK) || REAL(fstat)(fd, &st) != 0)
+		return WAIT_NO;
+	if (S_ISFIFO(st.st_mode))
+		return WAIT_STREAM;
+	if (S_ISSOCK(st.st_mode)) {
+		struct timeval tv = {0, 0};
+		socklen_t len = sizeof tv;
+		int opt = (events & POLLIN) ? SO_RCVTIMEO : SO_SNDTIMEO;
+		if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0 || tv.tv_sec || tv.tv_usec)
+			return WAIT_NO;
+		return stream_socket(fd) ? WAIT_STREAM : WAIT_OTHER;
+	}
+	struct termios t;
+	if (S_ISCHR(st.st_mode) && tcgetattr(fd, &t) == 0 &&
+	    ((events & POLLOUT) || (t.c_lflag & ICANON) || t.c_cc[VMIN] > 0))
+		return WAIT_OTHER;
+	return WAIT_NO;
+}
+
+struct fd_event {
+	int fd;
+	short events;
+};
+
+/* block.c's wait: poll for the event for up to ns. Nonzero: stop waiting
+ * (an error is left for the real call to report). */
+static int fd_wait(void *ctx, long ns)
+{
+	struct fd_event *e = ctx;
+	struct pollfd p = {e->fd, e->events, 0};
+	struct timespec ts = {0, ns};
+	int n = ppoll(&p, 1, &ts, NULL);
+	if (n == 0 || (n < 0 && errno == EINTR && signal_restarts()))
+		return 0;
+	return n < 0 && errno == EINTR ? -EINTR : 1;
+}
+
+/* Whether the process shares a node budget: the only case where a sleeping
+ * process keeps others waiting. */
+static inline int shared_budget(void)
+{
+	return SBMA_UNLIKELY(sbma__node_active());
+}
+
+/*
+ * Wait until fd is ready for `events`, blocked if it takes long, when the
+ * call would otherwise sleep indefinitely there. First a look (poll with
+ * timeout 0), then, for a descriptor in blocking mode, a short wait
+ * (SBMA__BLOCK_SPIN_NS; the call would sleep anyway), and only then the
+ * descriptor's type (waits_kind) and the blocked wait. *entered: as for
+ * sbma__block_wait (the caller leaves). Returns 0 (make the call) or -1
+ * with errno EINTR (fail it); errno is otherwise kept.
+ */
+static int wait_ready(int fd, short events, int *entered)
+{
+	int saved = errno;
+	struct fd_event e = {fd, events};
+	int rc = fd_wait(&e, 0);
+	if (!rc) {
+		int fl = fcntl(fd, F_GETFL);
+		rc = fl < 0 || (fl & O_NONBLOCK) ? 1 : fd_wait(&e, SBMA__BLOCK_SPIN_NS);
+	}
+	if (!rc)
+		rc = waits_kind(fd, events) == WAIT_NO || !may_block_here() ? 1
+		     : sbma__block_wait(fd_wait, &e, entered);
+	errno = saved;
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* wait_ready() for one call, leaving the blocked state before it. */
+static int ready_for(int fd, short events)
+{
+	int entered = 0;
+	int rc = wait_ready(fd, events, &entered);
+	if (entered)
+		sbma__block_leave();
+	return rc;
+}
+
+/* The kernel's MAX_RW_COUNT: one call never transfers more. */
+static size_t max_rw(void)
+{
+	return (size_t)INT_MAX & ~(sbma__os_page_size() - 1);
+}
+
+/* One piece of a long write that never waits: as much as fits now. */
+static ssize_t write_nowait(int fd, const char *p, size_t n, int flags, int sock)
+{
+	if (sock)
+		return REAL(send)(fd, p, n, flags | MSG_DONTWAIT);
+	struct iovec v = {(void *)p, n};
+	return REAL(pwritev2)(fd, &v, 1, -1, RWF_NOWAIT);
+}
+
+/* The SBMA part of [p, p+n) pinned for reading (the kernel reads it). */
+static void pin_range(struct pinset *ps, const char *p, size_t n)
+{
+	ps_init(ps);
+	ps_add(ps, p, n, R);
+	ps_pin(ps);
+}
+
+/*
+ * A write longer than PIPE_BUF to a pipe, FIFO or stream socket, in pieces
+ * that never wait in the kernel (pwritev2 with RWF_NOWAIT, send with
+ * MSG_DONTWAIT), waiting while the descriptor is full. Each chunk of SBMA
+ * memory is pinned once for its pieces (a piece is often only the pipe's
+ * 64 KiB), and stays pinned through the short wait that usually suffices
+ * (a reader draining the pipe); a longer wait unpins it first and waits
+ * blocked, so that all of the process's memory can be released, then pins
+ * the rest again. Returns 1 and the call's result in *ret, or 0 if the
+ * call should be made as it is (the kernel refuses RWF_NOWAIT, the
+ * descriptor is of another kind).
+ */
+static int write_in_pieces(int fd, const char *p, size_t count, int flags, int sock, ssize_t *ret)
+{
+	int kind = waits_kind(fd, POLLOUT);
+	if (kind == WAIT_OTHER && ready_for(fd, POLLOUT) < 0) {
+		*ret = -1;
+		return 1;
+	}
+	if (kind != WAIT_STREAM || !may_block_here())
+		return 0;
+	if (count > max_rw())
+		count = max_rw();
+	struct fd_event e = {fd, POLLOUT};
+	size_t done = 0;
+	int fallback = 0, failed = 0;
+	while (done < count && !failed) {
+		size_t n = chunk_len(p + done, count - done), sent = 0;
+		struct pinset ps;
+		pin_range(&ps, p + done, n);
+		int net = 0, full = 0;
+		while (sent < n) {
+			/* A short piece means the descriptor is full: wait
+			 * rather than be told so by one more call. */
+			ssize_t r = full ? (errno = EAGAIN, -1) : write_nowait(fd, p + done + sent, n - sent, flags, sock);
+			full = 0;
+			if (r > 0) {
+				sent += (size_t)r;
+				full = sent < n;
+				continue;
+			}
+			if (r < 0 && errno == EAGAIN) {
+				int rc = fd_wait(&e, SBMA__BLOCK_SPIN_NS);
+				if (!rc) {
+					int entered = 0;
+					ps_done(&ps);
+					rc = sbma__block_wait(fd_wait, &e, &entered);
+					if (entered)
+						sbma__block_leave();
+					pin_range(&ps, p + done + sent, n - sent);
+				}
+				if (rc > 0)
+					continue;
+				errno = -rc;
+			} else if (r < 0 && errno == EFAULT && ps.sbma && !net++) {
+				/* The net, as in KCALL. */
+				ps.touch = 1;
+				ps_add(&ps, p + done + sent, n - sent, R);
+				net_caught(sock ? "send" : "write");
+				continue;
+			}
+			/* No RWF_NOWAIT for pipes in this kernel (before 5.x):
+			 * the call as it was, if nothing went yet. */
+			fallback = r < 0 && !done && !sent &&
+				   (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS);
+			failed = 1;
+			break;
+		}
+		ps_done(&ps);
+		done += sent;
+	}
+	if (fallback)
+		return 0;
+	/* As the kernel: what was written, else the error. */
+	*ret = done ? (ssize_t)done : -1;
+	return 1;
+}
+
+/* Before a write of count bytes: wait while fd is full, or write it in
+ * pieces (write_in_pieces). Returns 1 with the result in *ret, else 0. */
+static int blocking_write(int fd, const void *buf, size_t count, int flags, int sock, ssize_t *ret)
+{
+	if (!shared_budget() || (flags & MSG_DONTWAIT))
+		return 0;
+	if (count > PIPE_BUF)
+		return write_in_pieces(fd, buf, count, flags, sock, ret);
+	if (ready_for(fd, POLLOUT) < 0) {
+		*ret = -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Before a read, a vectored write or a datagram send: wait while fd is not
+ * ready. Returns -1 (errno EINTR) if the call must fail. */
+static inline int block_until_ready(int fd, short events, int flags)
+{
+	if (!shared_budget() || (flags & MSG_DONTWAIT))
+		return 0;
+	return ready_for(fd, events);
+}
+
 /* One pinned transfer. arg: the offset of a positional call, the flags of a
  * socket call, else unused. */
 typedef ssize_t (*io_fn)(int fd, void *buf, size_t n, off_t arg);
@@ -504,10 +802,8 @@ NO_ACCESS(3) static ssize_t rw(io_fn one, int fd, const void *buf, size_t count,
 	char *p = (char *)buf;
 	if (c == CUT_ONCE)
 		return one(fd, p, chunk_len(p, count), arg);
-	/* The kernel's MAX_RW_COUNT: one call never transfers more. */
-	size_t max = (size_t)INT_MAX & ~(sbma__os_page_size() - 1);
-	if (count > max)
-		count = max;
+	if (count > max_rw())
+		count = max_rw();
 	size_t done = 0;
 	while (done < count) {
 		size_t n = chunk_len(p + done, count - done);
@@ -523,11 +819,16 @@ NO_ACCESS(3) static ssize_t rw(io_fn one, int fd, const void *buf, size_t count,
 
 EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
+	if (block_until_ready(fd, POLLIN, 0) < 0)
+		return -1;
 	return rw(read_one, fd, buf, count, 0, IO_READ);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
+	ssize_t r;
+	if (blocking_write(fd, buf, count, 0, 0, &r))
+		return r;
 	return rw(write_one, fd, buf, count, 0, IO_ALL);
 }
 
@@ -554,11 +855,16 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t off)
 /* Old binaries and some libraries call glibc's internal names. */
 EXPORT ssize_t __read(int fd, void *buf, size_t count)
 {
+	if (block_until_ready(fd, POLLIN, 0) < 0)
+		return -1;
 	return rw(__read_one, fd, buf, count, 0, IO_READ);
 }
 
 EXPORT ssize_t __write(int fd, const void *buf, size_t count)
 {
+	ssize_t r;
+	if (blocking_write(fd, buf, count, 0, 0, &r))
+		return r;
 	return rw(__write_one, fd, buf, count, 0, IO_ALL);
 }
 
@@ -599,11 +905,15 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t off, size_
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
+	if (block_until_ready(fd, POLLIN, 0) < 0)
+		return -1;
 	KCALL(readv, FAIL_NEG, ps_add_iov(&ps_, iov, n, W), fd, iov, n);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
+	if (block_until_ready(fd, POLLOUT, 0) < 0)
+		return -1;
 	KCALL(writev, FAIL_NEG, ps_add_iov(&ps_, iov, n, R), fd, iov, n);
 }
 
@@ -688,6 +998,8 @@ static int recv_how(int flags)
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	if (block_until_ready(fd, POLLIN, flags) < 0)
+		return -1;
 	int how = recv_how(flags);
 	if (how < 0)
 		return recv_one(fd, buf, n, flags);
@@ -701,12 +1013,16 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr, socklen_t *addrlen)
 {
+	if (block_until_ready(fd, POLLIN, flags) < 0)
+		return -1;
 	KCALL(recvfrom, FAIL_NEG, (BUF(buf, n, W), PEER(addr.__sockaddr__, addrlen)),
 	      fd, buf, n, flags, addr, addrlen);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	if (block_until_ready(fd, POLLIN, flags) < 0)
+		return -1;
 	KCALL(recvmsg, FAIL_NEG, ps_add_msg(&ps_, msg, W), fd, msg, flags);
 }
 
@@ -719,6 +1035,9 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, stru
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
+	ssize_t r;
+	if (!(flags & MSG_OOB) && blocking_write(fd, buf, n, flags, 1, &r))
+		return r;
 	if (flags & MSG_OOB)
 		return send_one(fd, (void *)buf, n, flags);
 	return rw(send_one, fd, buf, n, flags, IO_SOCK | IO_ALL);
@@ -726,6 +1045,9 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
 {
+	ssize_t r;
+	if (!(flags & MSG_OOB) && blocking_write(fd, buf, n, flags, 1, &r))
+		return r;
 	if (flags & MSG_OOB)
 		return __send_one(fd, (void *)buf, n, flags);
 	return rw(__send_one, fd, buf, n, flags, IO_SOCK | IO_ALL);
@@ -734,6 +1056,8 @@ EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
 		      socklen_t addrlen)
 {
+	if (block_until_ready(fd, POLLOUT, flags) < 0)
+		return -1;
 	KCALL(sendto, FAIL_NEG,
 	      (BUF(buf, n, R), BUF(addr.__sockaddr__, addr.__sockaddr__ ? addrlen : 0, R)),
 	      fd, buf, n, flags, addr, addrlen);
@@ -741,6 +1065,8 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCK
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	if (block_until_ready(fd, POLLOUT, flags) < 0)
+		return -1;
 	KCALL(sendmsg, FAIL_NEG, ps_add_msg(&ps_, msg, R), fd, msg, flags);
 }
 
@@ -968,17 +1294,88 @@ STDIO_ONE(fwrite, R)
 STDIO_ONE(fread_unlocked, W)
 STDIO_ONE(fwrite_unlocked, R)
 
-/* whole: the call as made; chunk: the _unlocked call for one chunk. */
-static size_t stdio_rw(stdio_fn whole, stdio_fn chunk, void *ptr, size_t size, size_t nmemb, FILE *f)
+/* Bytes a stream has buffered for reading (glibc's FILE, which
+ * <stdio.h> makes public). */
+static inline size_t stdio_buffered(FILE *f)
+{
+	return f->_IO_read_end > f->_IO_read_ptr ? (size_t)(f->_IO_read_end - f->_IO_read_ptr) : 0;
+}
+
+/* Whether a stdio transfer of len bytes makes a system call: more than the
+ * buffer holds (out 0) or has room for (out 1); a line-buffered or
+ * unbuffered stream, or one whose buffer is not allocated yet, may. */
+static int stdio_calls_kernel(FILE *f, size_t len, int out)
+{
+	if (!out)
+		return len > stdio_buffered(f);
+	size_t b = __fbufsize(f);
+	return __flbf(f) || b <= 1 || len > b - __fpending(f);
+}
+
+/*
+ * Before a piece of a stdio transfer, when the process shares a node
+ * budget: wait, blocked, until the stream's descriptor is ready (see
+ * "blocking calls"), and on a pipe, FIFO, socket or terminal shorten the
+ * piece to what will not wait again: reading, what the buffer and the
+ * kernel hold (FIONREAD; nothing means end of file, which does not wait);
+ * writing, one buffer flush (no more than PIPE_BUF with a pipe's or a
+ * socket's 4 KiB buffer), or one byte while the buffer is not allocated
+ * (which allocates it). Regular files are never cut this way: a large
+ * fwrite to one stays one write. *kind: waits_kind() of the descriptor,
+ * -1 until a piece needs it (kept across the pieces of one call). Returns
+ * -1 if a handler interrupted the wait: errno EINTR and the stream's error
+ * flag, as glibc leaves them when its read or write fails so.
+ */
+static int stdio_piece(FILE *f, size_t *n, int out, int *kind)
+{
+	int fd = fileno_unlocked(f);
+	if (fd < 0 || !stdio_calls_kernel(f, *n, out))
+		return 0;
+	short ev = out ? POLLOUT : POLLIN;
+	if (ready_for(fd, ev) < 0) {
+		f->_flags |= _IO_ERR_SEEN;
+		return -1;
+	}
+	size_t most = *n;
+	int saved = errno;
+	if (out) {
+		size_t b = __fbufsize(f);
+		if (b == 0)
+			most = 1;
+		else if (b > 1 && !__flbf(f))
+			most = b - __fpending(f) + b - 1;
+	} else {
+		int avail = 0;
+		if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
+			most = stdio_buffered(f) + (size_t)avail;
+	}
+	if (most < *n) {
+		if (*kind < 0)
+			*kind = waits_kind(fd, ev);
+		if (*kind != WAIT_NO)
+			*n = most;
+	}
+	errno = saved;
+	return 0;
+}
+
+/* whole: the call as made; chunk: the _unlocked call for one chunk or
+ * piece. out: fwrite (1) or fread (0). */
+static size_t stdio_rw(stdio_fn whole, stdio_fn chunk, void *ptr, size_t size, size_t nmemb, FILE *f, int out)
 {
 	size_t len = items(size, nmemb);
-	if (SBMA_LIKELY(!in_sbma(ptr, len)) || len <= chunk_limit())
+	int cut = in_sbma(ptr, len) && len > chunk_limit();
+	int wait = shared_budget() && len && stdio_calls_kernel(f, len, out);
+	if (SBMA_LIKELY(!cut && !wait))
 		return whole(ptr, size, nmemb, f);
 	char *p = ptr;
 	size_t done = 0;
+	int kind = -1;
 	flockfile(f);
 	while (done < len) {
-		size_t n = chunk_len(p + done, len - done);
+		size_t n = cut ? chunk_len(p + done, len - done) : len - done;
+		if (wait && stdio_piece(f, &n, out, &kind) < 0)
+			break;
 		size_t r = chunk(p + done, 1, n, f);
 		done += r;
 		if (r < n)
@@ -990,22 +1387,22 @@ static size_t stdio_rw(stdio_fn whole, stdio_fn chunk, void *ptr, size_t size, s
 
 EXPORT size_t fread(void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return stdio_rw(fread_one, fread_unlocked_one, ptr, size, nmemb, f);
+	return stdio_rw(fread_one, fread_unlocked_one, ptr, size, nmemb, f, 0);
 }
 
 EXPORT size_t fwrite(const void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return stdio_rw(fwrite_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f);
+	return stdio_rw(fwrite_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f, 1);
 }
 
 EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return stdio_rw(fread_unlocked_one, fread_unlocked_one, ptr, size, nmemb, f);
+	return stdio_rw(fread_unlocked_one, fread_unlocked_one, ptr, size, nmemb, f, 0);
 }
 
 EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t nmemb, FILE *f)
 {
-	return stdio_rw(fwrite_unlocked_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f);
+	return stdio_rw(fwrite_unlocked_one, fwrite_unlocked_one, (void *)ptr, size, nmemb, f, 1);
 }
 
 EXPORT size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t nmemb, FILE *f)
@@ -1024,20 +1421,38 @@ EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t
 	return fread_unlocked(ptr, size, nmemb, f);
 }
 
+/* Before a string goes to a stream: wait while its descriptor is full, if
+ * the string will not fit in the buffer (stdio_piece). EOF if a handler
+ * interrupted the wait. */
+static int puts_ready(const char *s, size_t extra, FILE *f)
+{
+	if (!shared_budget())
+		return 0;
+	size_t n = strlen(s) + extra;
+	int kind = WAIT_NO; /* wait if need be, never cut */
+	return stdio_piece(f, &n, 1, &kind);
+}
+
 /* A string longer than the stream's buffer goes to the kernel from where it
  * is. Not split: the string is read (strlen) just before, so it is resident
  * unless it is larger than the budget. */
 EXPORT int fputs(const char *s, FILE *f)
 {
+	if (puts_ready(s, 0, f) < 0)
+		return EOF;
 	KCALL(fputs, FAIL_NEVER, PATH(s), s, f);
 }
 
 EXPORT int fputs_unlocked(const char *s, FILE *f)
 {
+	if (puts_ready(s, 0, f) < 0)
+		return EOF;
 	KCALL(fputs_unlocked, FAIL_NEVER, PATH(s), s, f);
 }
 
 EXPORT int puts(const char *s)
 {
+	if (puts_ready(s, 1, stdout) < 0)
+		return EOF;
 	KCALL(puts, FAIL_NEVER, PATH(s), s);
 }

@@ -6,13 +6,35 @@
  * is done here into a stack buffer and written with one write(2). Only the
  * conversions the engine uses are supported: %s %c %d %i %u %x %p %%, with
  * the length modifiers l, ll, z and a field width.
+ *
+ * Where messages go: the process's standard error as it was when SBMA
+ * started, which is not always fd 2 at the end. GNU coreutils close fd 2 in
+ * an atexit handler (gnulib's close_stdout), before library destructors
+ * print the SBMA_STATS report; a program that closes fd 2 and opens a file
+ * gets that file as fd 2, and SBMA's messages would land in its data. So
+ * with SBMA_STATS, sbma__log_keep_stderr() (called once the options are
+ * read) records which file fd 2 is and keeps a duplicate of it
+ * (close-on-exec, at fd 100 or above, out of the way of programs that
+ * expect low numbers). Messages go to fd 2 while it is still that file;
+ * else to the duplicate while that is still it; else to whatever fd 2 is
+ * now, as without SBMA_STATS (a program that points fd 2 at a log file with dup2 or
+ * freopen wants SBMA's messages there too, and without the duplicate there
+ * is no telling that from a file that took a closed fd 2's place).
+ * Why the duplicate only with SBMA_STATS: an extra descriptor is visible
+ * to the program (a listing of /proc/self/fd, a test that counts its
+ * descriptors, a daemon that closes them all), and only the report is sure
+ * to be written after the program has closed fd 2 (other messages are rare,
+ * and a fatal one still ends the process with SIGABRT). With it, the report
+ * also never lands in a data file that became fd 2.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sbma_internal.h"
@@ -130,8 +152,47 @@ int sbma__format(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
+#define KEEP_FD_MIN 100
+
+static int kept_fd = -1; /* the duplicate, or -1 */
+static int recorded;     /* sbma__log_keep_stderr has run */
+static dev_t err_dev;
+static ino_t err_ino;
+
+void sbma__log_keep_stderr(void)
+{
+	if (recorded)
+		return;
+	recorded = 1;
+	struct stat st;
+	if (!sbma__opt.print_stats || fstat(2, &st) != 0)
+		return;
+	err_dev = st.st_dev;
+	err_ino = st.st_ino;
+	kept_fd = fcntl(2, F_DUPFD_CLOEXEC, KEEP_FD_MIN);
+}
+
+static int is_stderr(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_dev == err_dev && st.st_ino == err_ino;
+}
+
+/* The descriptor to write fd 2's messages to (file header). */
+static int err_fd(void)
+{
+	if (kept_fd < 0)
+		return 2;
+	int saved = errno;
+	int fd = !is_stderr(2) && is_stderr(kept_fd) ? kept_fd : 2;
+	errno = saved;
+	return fd;
+}
+
 static void write_all(int fd, const char *p, size_t len)
 {
+	if (fd == 2)
+		fd = err_fd();
 	int saved = errno;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);

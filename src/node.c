@@ -476,7 +476,13 @@ static int anyone_may_free_locked(void)
 {
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
 		struct sbma_node_slot *s = &seg->slots[i];
-		if (s != me && s->pid && __atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING)
+		if (s == me || !s->pid)
+			continue;
+		/* A request not taken yet: its process has not looked (a
+		 * blocked one looks every millisecond or so). A round is
+		 * fruitless only once it has answered. */
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING ||
+		    __atomic_load_n(&s->release_req, __ATOMIC_ACQUIRE))
 			return 1;
 	}
 	return 0;
@@ -803,13 +809,10 @@ static void sweep_stale(const char *host)
 			continue;
 		if (!check_existing(&st, s)) {
 			/* Only look: a job that lives reclaims its own dead. A
-			 * lock that cannot be had is not ours to repair. */
-			/* Briefly: a spoilt lock word must not hang this
-			 * job's start. */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			int lr = pthread_mutex_timedlock(&s->lock, &ts);
+			 * lock that cannot be had is not ours to repair, nor to
+			 * wait for: another job's process may hold it stopped
+			 * (SIGSTOP) for ever. */
+			int lr = pthread_mutex_trylock(&s->lock);
 			if (lr == EOWNERDEAD)
 				pthread_mutex_consistent(&s->lock);
 			else if (lr) {

@@ -78,6 +78,10 @@ int sbma__fi_on(enum sbma__fi_op op);
 
 /* ---- log.c: messages that never allocate (stack buffer + write(2)) ---- */
 
+/* Once the options are read: remember which file stderr is (and keep a
+ * duplicate of it with SBMA_STATS), so that messages to fd 2 still reach it
+ * after the program closed or replaced fd 2. */
+void sbma__log_keep_stderr(void);
 void sbma__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "sbma: fatal: ..." and abort(): detected corruption only. */
 void sbma__die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -340,6 +344,16 @@ int sbma__block_poll(void);
 /* Leaving the blocking call: wait for admission if the node is short, bring
  * evicted pages back by the read policy, become "running". */
 void sbma__block_leave(void);
+/* A wait outside MPI: wait(ctx, ns) waits up to ns for the event and
+ * returns 1 (it happened), 0 (not yet) or -errno (give up). Enters the
+ * blocked state unless *entered says it already did, then alternates waits
+ * and release requests until wait() returns nonzero, which it returns. The
+ * caller calls sbma__block_leave() once at the end if *entered became 1,
+ * and first waits up to SBMA__BLOCK_SPIN_NS itself: a wait that short (a
+ * pipe its reader is draining) does not count as blocked, and does not
+ * evict under SBMA_EVICT=eager. */
+#define SBMA__BLOCK_SPIN_NS 50000L
+int sbma__block_wait(int (*wait)(void *ctx, long ns), void *ctx, int *entered);
 /* MPI_Pcontrol(0)/(1) and sbma_pmpi_disable/enable: while off, enter/leave
  * only mark the state and never evict. */
 extern volatile int sbma__block_evict_enabled;

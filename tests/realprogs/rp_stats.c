@@ -46,12 +46,15 @@ __attribute__((destructor)) static void rp_stats_at_exit(void)
 	snprintf(path, sizeof path, "%s/stats.%d", dir, (int)getpid());
 	int n = snprintf(line, sizeof line,
 	                 "pid=%d comm=%s peak_resident=%llu budget=%llu bytes_written=%llu bytes_read=%llu "
-	                 "over_budget=%llu faults=%llu pages_evicted=%llu io_ms=%llu\n",
+	                 "over_budget=%llu faults=%llu pages_evicted=%llu io_ms=%llu wait_ms=%llu node_waits=%llu "
+	                 "releases=%llu blocked_ms=%llu\n",
 	                 (int)getpid(), comm, (unsigned long long)s.peak_resident, (unsigned long long)s.budget,
 	                 (unsigned long long)s.bytes_written, (unsigned long long)s.bytes_read,
 	                 (unsigned long long)s.over_budget,
 	                 (unsigned long long)(s.faults_read + s.faults_write + s.faults_upgrade),
-	                 (unsigned long long)s.pages_evicted, (unsigned long long)(s.io_ns / 1000000));
+	                 (unsigned long long)s.pages_evicted, (unsigned long long)(s.io_ns / 1000000),
+	                 (unsigned long long)(s.wait_ns / 1000000), (unsigned long long)s.node_waits,
+	                 (unsigned long long)s.releases, (unsigned long long)(s.blocked_ns / 1000000));
 	/* O_APPEND: a pid that comes round again adds a line. */
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
