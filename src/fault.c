@@ -1070,7 +1070,7 @@ struct start {
 	int taken; /* 0 until the new thread has copied fn, arg and bits */
 };
 
-#define KERNEL_SEGV_BUS ((1UL << (SIGSEGV - 1)) | (1UL << (SIGBUS - 1)))
+#define KERNEL_SEGV_BUS ((UINT64_C(1) << (SIGSEGV - 1)) | (UINT64_C(1) << (SIGBUS - 1)))
 
 __attribute__((no_sanitize("address", "thread", "undefined"))) static void *
 start_with_mask(void *p)
@@ -1086,7 +1086,7 @@ start_with_mask(void *p)
 	 * thread's record is zero and nothing else writes it yet. */
 	tm.thinks = bits;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	unsigned long open = KERNEL_SEGV_BUS; /* the kernel's sigset: 8 bytes */
+	uint64_t open = KERNEL_SEGV_BUS; /* the kernel's sigset: _NSIG / 8 bytes */
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, sizeof open);
 	return fn(arg);
 }
