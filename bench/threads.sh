@@ -3,8 +3,9 @@
 #
 #   sbma-locked    SBMA_UNLOCKED_IO=off: every fault, eviction and
 #                  reservation does its I/O holding the one engine lock
-#   sbma-unlocked  SBMA_UNLOCKED_IO=on: loads read the store without the
-#                  lock, reservations and hole punches are made outside it
+#   sbma-unlocked  SBMA_UNLOCKED_IO=on: loads read the store, and the
+#                  evictions faults make write it, without the lock;
+#                  reservations and hole punches are made outside it
 #   glibc          (alloc only) glibc's malloc, which caches per thread
 #   pread          (fault, evict) plain pread/pwrite of the same bytes on
 #                  the same device, each thread its own range (the floor)

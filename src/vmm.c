@@ -1051,12 +1051,21 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 		int lvl = is_write > 0 ? LVL_RW : LVL_READ;
 		int64_t (*load)(size_t, size_t, int) = sbma__opt.unlocked_io ? load_run_unlocked : load_run;
 		if (sbma__opt.unlocked_io && !sbma__node_active() && room_unlocked(n, pg, pg + n)) {
-			/* The lock was dropped: the page may be loaded or
-			 * busy by now. Let the access fault again (as the
-			 * same step of a sequential run). */
-			A.ra_window = ra_window;
-			sbma__unlock_async();
-			return 1;
+			/* The lock was dropped: look again. If another thread
+			 * has loaded the page (or is loading it, or freed it),
+			 * let the access fault again, as the same step of a
+			 * sequential run. Else go on with the run as it is
+			 * now; make_room below evicts under the lock what is
+			 * still missing, or goes over budget when evictions
+			 * fail: no second round, so failing writes cannot
+			 * make this loop. */
+			s = A.state[pg];
+			if ((s & (PG_ALLOC | PG_RES | PG_BUSY)) != PG_ALLOC) {
+				A.ra_window = ra_window;
+				sbma__unlock_async();
+				return 1;
+			}
+			n = run_from(pg, A.ra_window, PG_RES | PG_BUSY, 0);
 		}
 		int rc = make_room(n, pg, pg + n);
 		int64_t io = rc ? rc : load(pg, n, lvl);

@@ -65,11 +65,24 @@ static void *evictor(void *arg)
 	return NULL;
 }
 
-static void stop_helpers(pthread_t *h, int n)
+/* Run worker(0..NT-1) to the end while helper1 and helper2 (NULL: none)
+ * loop until told to stop. */
+static void run_threads(void *(*worker)(void *), void *(*helper1)(void *), void *(*helper2)(void *))
 {
+	pthread_t help[2], th[NT];
+	void *(*helpers[2])(void *) = {helper1, helper2};
+	bad_total = 0;
+	for (int i = 0; i < 2; i++)
+		if (helpers[i])
+			CU_ASSERT_EQUAL_FATAL(pthread_create(&help[i], NULL, helpers[i], NULL), 0);
+	for (int t = 0; t < NT; t++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t), 0);
+	for (int t = 0; t < NT; t++)
+		pthread_join(th[t], NULL);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < n; i++)
-		pthread_join(h[i], NULL);
+	for (int i = 0; i < 2; i++)
+		if (helpers[i])
+			pthread_join(help[i], NULL);
 	__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
 }
 
@@ -120,15 +133,7 @@ static void test_same_pages(void)
 	tc_fill(region, region_size, SEED_A, 1, 0);
 	CU_ASSERT(sbma_evict_all() >= 0);
 	struct sbma_stats s0 = tc_stats();
-	pthread_t help[2], th[NT];
-	bad_total = 0;
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&help[0], NULL, evictor, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&help[1], NULL, forker, NULL), 0);
-	for (int t = 0; t < NT; t++)
-		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, same_reader, (void *)(intptr_t)t), 0);
-	for (int t = 0; t < NT; t++)
-		pthread_join(th[t], NULL);
-	stop_helpers(help, 2);
+	run_threads(same_reader, evictor, forker);
 	struct sbma_stats s1 = tc_stats();
 	size_t bad = tc_check(region, region_size, SEED_A, 1, 0, "same pages, final");
 	fprintf(stderr, "  %" PRIu64 " forks, %" PRIu64 " evict_all, %" PRIu64 " MiB read, %" PRIu64 " faults\n",
@@ -215,15 +220,7 @@ static void test_disjoint_pages(void)
 	tc_fill(region, region_size, SEED_B, 0, 0);
 	CU_ASSERT(sbma_evict_all() >= 0);
 	struct sbma_stats s0 = tc_stats();
-	pthread_t help[2], th[NT];
-	bad_total = 0;
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&help[0], NULL, evictor, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&help[1], NULL, churn, NULL), 0);
-	for (int t = 0; t < NT; t++)
-		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, disjoint_writer, (void *)(intptr_t)t), 0);
-	for (int t = 0; t < NT; t++)
-		pthread_join(th[t], NULL);
-	stop_helpers(help, 2);
+	run_threads(disjoint_writer, evictor, churn);
 	CU_ASSERT(sbma_evict_all() >= 0);
 	size_t bad = 0;
 	for (size_t p = 0; p < npages; p++)
@@ -268,12 +265,7 @@ static void test_touch(void)
 {
 	tc_fill(region, region_size, SEED_A, 2, 0);
 	CU_ASSERT(sbma_evict_all() >= 0);
-	pthread_t th[NT];
-	bad_total = 0;
-	for (int t = 0; t < NT; t++)
-		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, toucher, (void *)(intptr_t)t), 0);
-	for (int t = 0; t < NT; t++)
-		pthread_join(th[t], NULL);
+	run_threads(toucher, NULL, NULL);
 	CU_ASSERT_EQUAL(bad_total, 0);
 	CU_ASSERT_EQUAL(tc_check(region, region_size, SEED_A, 2, 0, "touch, final"), 0);
 }
