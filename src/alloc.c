@@ -48,7 +48,17 @@ static void *alloc_aligned(size_t align, size_t size)
 	size_t first;
 	rc = sbma__region_alloc_locked(npages, align, size, &first);
 	if (!rc) {
-		rc = sbma__store_reserve((uint64_t)first << A.pshift, (uint64_t)npages << A.pshift);
+		uint64_t off = (uint64_t)first << A.pshift, len = (uint64_t)npages << A.pshift;
+		if (sbma__opt.unlocked_io) {
+			/* fallocate can take milliseconds: not under the lock.
+			 * Until it is done the pages stay state 0 (a fault there
+			 * is not SBMA's), and no one else has the pointer. */
+			sbma__unlock(&old);
+			rc = sbma__store_reserve(off, len);
+			sbma__lock(&old);
+		} else {
+			rc = sbma__store_reserve(off, len);
+		}
 		if (rc)
 			sbma__region_remove_locked(sbma__region_find_locked(first));
 	}
@@ -110,6 +120,17 @@ static struct sbma__region *region_at_locked(const void *p)
 	return sbma__region_find_locked(sbma__page_of(p));
 }
 
+/* The same, once no page of it is being loaded by another thread (a fault
+ * whose readahead crossed into it); may drop the lock to wait. */
+static struct sbma__region *idle_region_at_locked(const void *p)
+{
+	struct sbma__region *r;
+	do
+		r = region_at_locked(p);
+	while (r && sbma__vmm_wait_busy_locked(r->first, r->npages));
+	return r;
+}
+
 /* Whether p is inside a live allocation (without being its start). Lock
  * held. */
 static int inside_live_locked(const void *p)
@@ -143,18 +164,36 @@ void sbma_free(void *ptr)
 	}
 	sigset_t old;
 	sbma__lock(&old);
-	struct sbma__region *r = region_at_locked(ptr);
+	struct sbma__region *r = idle_region_at_locked(ptr);
 	int inside = r ? 0 : inside_live_locked(ptr);
+	size_t first = 0, n = 0;
 	if (r) {
-		sbma__vmm_free_locked(r->first, r->npages);
 		sbma__st.allocated -= r->size;
 		sbma__st.allocations--;
-		sbma__region_remove_locked(r);
+		if (sbma__opt.unlocked_io) {
+			/* The hole punches (RAM and disk) after the lock: the
+			 * extent is in neither the table nor the free list
+			 * until they are done, so no one can reuse it. */
+			first = r->first;
+			n = r->npages;
+			sbma__vmm_free_states_locked(first, n);
+			sbma__region_unlink_locked(r);
+		} else {
+			sbma__vmm_free_locked(r->first, r->npages);
+			sbma__region_remove_locked(r);
+		}
 #ifdef SBMA_DEBUG
 		sbma__vmm_audit_locked("free");
 #endif
 	}
 	sbma__unlock(&old);
+	if (n) {
+		sbma__vmm_free_space(first, n);
+		sbma__lock(&old);
+		sbma__region_give_back_locked(first, n);
+		sbma__node_sync_locked();
+		sbma__unlock(&old);
+	}
 	if (!r)
 		bad_pointer("free", ptr, inside);
 }
@@ -192,7 +231,7 @@ void *sbma_realloc(void *ptr, size_t size)
 	}
 	sigset_t old;
 	sbma__lock(&old);
-	struct sbma__region *r = region_at_locked(ptr);
+	struct sbma__region *r = idle_region_at_locked(ptr);
 	if (!r) {
 		int inside = inside_live_locked(ptr);
 		sbma__unlock(&old);

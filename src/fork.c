@@ -260,6 +260,9 @@ void sbma__fork_prepare(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	sbma__lock_async();
+	/* Loads in flight without the lock (SBMA_UNLOCKED_IO) are writing
+	 * the memfd: let them finish; none can start while we hold it. */
+	sbma__vmm_wait_idle_locked();
 	fk.mask = old;
 	fk.saved_errno = saved;
 	fk.sync[0] = fk.sync[1] = -1;

@@ -179,6 +179,9 @@ static const struct opt_desc opts[] = {
 	{ "SBMA_CHECK", OPT_BOOL, "0", NULL,
 	  "diagnose frees of pointers SBMA did not return",
 	  "0 or 1 (also yes/no, true/false, on/off)", FIELD(check), NO_CFG, bool_words, NULL },
+	{ "SBMA_UNLOCKED_IO", OPT_BOOL, "1", NULL,
+	  "threads read the backing file, reserve and punch it without holding SBMA's lock",
+	  "0 or 1 (also yes/no, true/false, on/off)", FIELD(unlocked_io), NO_CFG, bool_words, NULL },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

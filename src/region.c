@@ -207,12 +207,22 @@ struct sbma__region *sbma__region_find_locked(size_t first)
  * the table. The caller has already dropped its pages. */
 void sbma__region_remove_locked(struct sbma__region *r)
 {
-	struct sbma__arena *A = &sbma__A;
 	size_t first = r->first, n = r->npages;
+	sbma__region_unlink_locked(r);
+	sbma__region_give_back_locked(first, n);
+}
+
+void sbma__region_unlink_locked(struct sbma__region *r)
+{
+	struct sbma__arena *A = &sbma__A;
 	size_t idx = (size_t)(r - A->regions);
 	memmove(r, r + 1, (A->nregions - idx - 1) * sizeof *r);
 	A->nregions--;
+}
 
+void sbma__region_give_back_locked(size_t first, size_t n)
+{
+	struct sbma__arena *A = &sbma__A;
 	size_t i = 0;
 	while (i < A->nfree && A->free[i].first < first)
 		i++;

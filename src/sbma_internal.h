@@ -119,6 +119,8 @@ struct sbma__options {
 	char job[72];         /* SBMA_JOB: node segment name ("" unset) */
 	int evict_policy;     /* SBMA__EVICT_*: in blocking calls */
 	unsigned node_timeout; /* seconds to wait for node budget */
+	int unlocked_io;      /* SBMA_UNLOCKED_IO: store I/O of loads, reservations
+			       * and hole punches without the engine lock */
 };
 enum { SBMA__EVICT_LAZY = 0, SBMA__EVICT_EAGER = 1 };
 extern struct sbma__options sbma__opt;
@@ -188,6 +190,9 @@ enum {
 	PG_DIRTY = 1u << 3,   /* modified since last written to the store */
 	PG_DISK = 1u << 4,    /* the store holds this page's data */
 	PG_WASRES = 1u << 5,  /* resident before sbma_evict_all(): eager reload */
+	PG_BUSY = 1u << 6,    /* in transit: being loaded, or written out, by a
+			       * thread that dropped the engine lock for the
+			       * I/O (SBMA_UNLOCKED_IO, vmm.c) */
 };
 
 /* One live allocation. */
@@ -221,6 +226,11 @@ struct sbma__arena {
 	size_t ra_window;     /* current readahead window, pages */
 	size_t wa_next;       /* same for write upgrades */
 	size_t wa_window;
+	/* Pages in transit without the engine lock (SBMA_UNLOCKED_IO). */
+	size_t loading;       /* PG_BUSY pages: being loaded or written out */
+	size_t leaving;       /* of which being written out by an eviction */
+	uint32_t gen;         /* futex word: bumped when a load finishes */
+	uint32_t waiters;     /* threads asleep on gen */
 };
 extern struct sbma__arena sbma__A;
 
@@ -239,6 +249,12 @@ int sbma__region_alloc_locked(size_t npages, size_t align, size_t size, size_t *
 /* The allocation starting exactly at page first, or NULL. */
 struct sbma__region *sbma__region_find_locked(size_t first);
 void sbma__region_remove_locked(struct sbma__region *r);
+/* The two halves of sbma__region_remove_locked, for a free that punches
+ * its pages between them without the lock: drop r from the table (its
+ * extent is then neither allocated nor free, so nobody can reuse it), and
+ * later give the extent to the free list. */
+void sbma__region_unlink_locked(struct sbma__region *r);
+void sbma__region_give_back_locked(size_t first, size_t npages);
 int sbma__region_resize_locked(struct sbma__region *r, size_t npages);
 
 /* ---- vmm.c: load, evict, touch, pin, discard, replacement ---- */
@@ -251,8 +267,20 @@ int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember);
 int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin);
 int sbma__vmm_unpin_locked(size_t first, size_t n);
 int sbma__vmm_discard_locked(size_t first, size_t n);
-/* Drop the pages of a freed allocation: no write-back, RAM and disk freed. */
+/* Drop the pages of a freed allocation: no write-back, RAM and disk freed.
+ * No page of the range may be PG_BUSY (sbma__vmm_wait_busy_locked). */
 void sbma__vmm_free_locked(size_t first, size_t n);
+/* The same in two parts: the page states and counters (lock held), then
+ * the RAM and the disk space (no lock needed: the caller has unlinked the
+ * extent, so no other thread can reach its pages). */
+void sbma__vmm_free_states_locked(size_t first, size_t n);
+void sbma__vmm_free_space(size_t first, size_t n);
+/* If a page of [first, first+n) is being loaded without the lock, sleep
+ * until that load is done (the lock is dropped meanwhile, so anything the
+ * caller looked up under it may have changed) and return 1; else 0. */
+int sbma__vmm_wait_busy_locked(size_t first, size_t n);
+/* Sleep (lock dropped meanwhile) until no load is in flight anywhere. */
+void sbma__vmm_wait_idle_locked(void);
 int64_t sbma__vmm_reacquire_locked(void);
 /* Evict every unpinned page of every allocation (remember: mark them for
  * an eager reacquire). Returns bytes written or -errno. */

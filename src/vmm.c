@@ -3,8 +3,10 @@
  * the replacement that keeps resident memory within the budget.
  *
  * Invariants (checked by sbma__vmm_audit_locked in debug builds):
- *   - PG_RW implies PG_RES; PG_DIRTY implies PG_RES; a page without
- *     PG_ALLOC has no other bit and no pin.
+ *   - PG_RW implies PG_RES; PG_DIRTY implies PG_RES or PG_BUSY (a dirty
+ *     page being written out); PG_BUSY excludes PG_RES, and busy pages
+ *     count as resident in sbma__st.resident; a page without PG_ALLOC
+ *     has no other bit and no pin.
  *   - The application view's protection of a page is PROT_NONE without
  *     PG_RES, PROT_READ with PG_RES, PROT_READ|PROT_WRITE with PG_RW.
  *   - A resident page's data is in the memfd; a non-resident page's memfd
@@ -19,6 +21,22 @@
  * application view (it would fault on our own lock). Data moves through the
  * manager view only.
  *
+ * Two exceptions (SBMA_UNLOCKED_IO=on, the default; docs/design.md,
+ * "Locking"): a fault that must read from the store claims its pages under
+ * the lock (PG_BUSY, counted as resident so that the budget sees them),
+ * drops the lock for the read into the manager view, and takes it again to
+ * open the application view (load_run_unlocked); and the evictions that
+ * make room for a fault close their victims and mark them PG_BUSY under the
+ * lock, write and punch them without it, and settle their states under it
+ * again (evict_oldest_unlocked). While a page is busy nobody else may touch
+ * its state or its memfd range: other faults on it sleep until the
+ * transfer is done (a futex on A.gen) and retry; loads, evictions and
+ * readahead skip it (it is not PG_RES) or wait for it; free, discard,
+ * touch and fork wait until it is done (sbma__vmm_wait_busy_locked,
+ * sbma__vmm_wait_idle_locked). The transferring thread reads only the
+ * PG_DISK or PG_DIRTY bits of its own busy pages without the lock, and no
+ * one changes those while the pages are busy.
+ *
  * Replacement: each page carries the clock value of its last fault (the only
  * accesses SBMA can see). When a load would pass the budget, the oldest
  * unpinned resident pages are evicted in one batch of at least an eighth of
@@ -28,8 +46,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "sbma_internal.h"
 
@@ -129,6 +151,62 @@ static void mark_dirty(size_t first, size_t n)
 		}
 }
 
+/* Bits of page i's state, read by a transfer without the lock: only the
+ * DISK or DIRTY bit of a page it has made busy, which nobody changes; other
+ * bits of the same byte may be rewritten under the lock meanwhile (with
+ * the same DISK and DIRTY), hence the atomic, untorn read. */
+static inline int state_has(size_t i, uint8_t mask)
+{
+	return __atomic_load_n(&A.state[i], __ATOMIC_RELAXED) & mask;
+}
+
+/* What a transfer did, added to the statistics under the lock (the
+ * transfer may run without it). */
+struct tally {
+	uint64_t ns, calls, pages;
+};
+
+/* ------------------------------------------------- loads in flight (busy) */
+
+/* The engine's only futex: A.gen, bumped under the lock whenever loads
+ * finish. A waiter reads it under the lock, drops the lock and sleeps while
+ * it is unchanged, so a wake between the two is never lost. Plain system
+ * calls: safe in the signal handler. */
+static void gen_wait_locked(void)
+{
+	uint32_t g = A.gen;
+	A.waiters++;
+	sbma__unlock_async();
+	syscall(SYS_futex, &A.gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
+	sbma__lock_async();
+	A.waiters--;
+}
+
+static void gen_wake_locked(void)
+{
+	__atomic_add_fetch(&A.gen, 1, __ATOMIC_RELEASE);
+	if (A.waiters)
+		syscall(SYS_futex, &A.gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+int sbma__vmm_wait_busy_locked(size_t first, size_t n)
+{
+	if (!A.loading)
+		return 0;
+	int waited = 0;
+	while (A.loading && any_page_has(first, first + n, PG_BUSY)) {
+		gen_wait_locked();
+		waited = 1;
+	}
+	return waited;
+}
+
+void sbma__vmm_wait_idle_locked(void)
+{
+	while (A.loading)
+		gen_wait_locked();
+}
+
 /* ------------------------------------------------------ error handling */
 
 /*
@@ -222,6 +300,116 @@ static void drop_ram_or_die(size_t first, size_t n, const char *what)
 /* ------------------------------------------------------------------ evict */
 
 /*
+ * Write the dirty pages of [a, b) (application view closed, data in the
+ * memfd) to the store, in runs, through the manager view. Returns 0, or
+ * -errno with *done the first page not written. Touches no shared state
+ * but the store and the memfd range: safe without the lock on busy pages.
+ */
+static int write_dirty(size_t a, size_t b, size_t *done, struct tally *t)
+{
+	for (size_t c = a; c < b;) {
+		if (!state_has(c, PG_DIRTY)) {
+			c++;
+			continue;
+		}
+		size_t d = c;
+		while (d < b && state_has(d, PG_DIRTY))
+			d++;
+		uint64_t t0 = sbma__os_now_ns();
+		int rc = sbma__store_write_async(mgr_addr(c), bytes(c), bytes(d - c));
+		t->ns += sbma__os_now_ns() - t0;
+		t->calls++;
+		if (rc) {
+			if (evict_error_shown())
+				sbma__log("eviction: writing %llu bytes at offset %llu of the backing file "
+					  "failed: %s; the pages stay in memory",
+					  (unsigned long long)bytes(d - c), (unsigned long long)bytes(c), strerror(-rc));
+			*done = c;
+			return rc;
+		}
+		t->pages += d - c;
+		c = d;
+	}
+	*done = b;
+	return 0;
+}
+
+/*
+ * The I/O half of evicting the closed run [a, b): write its dirty pages,
+ * then give its RAM back (only the pages written, after a write error).
+ * *done is the first page not written; returns the write error, else the
+ * drop error, else 0. No lock needed on busy pages.
+ */
+static int drain_run(size_t a, size_t b, size_t *done, int *drop_rc, struct tally *t)
+{
+	int rc = write_dirty(a, b, done, t);
+	*drop_rc = *done > a ? drop_ram(a, *done - a) : 0;
+	if (!rc && !*drop_rc && t->pages && A.psz < FAULT_AROUND) {
+		/* Reading pages through the manager view to write them
+		 * let the kernel's fault-around map their resident
+		 * neighbours in the same 64 KiB block there too; they
+		 * would count twice in RSS until evicted. */
+		uintptr_t lo = (uintptr_t)mgr_addr(a) & ~(uintptr_t)(FAULT_AROUND - 1);
+		uintptr_t hi = ((uintptr_t)mgr_addr(b) + FAULT_AROUND - 1) & ~(uintptr_t)(FAULT_AROUND - 1);
+		sbma__os_madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	return rc ? rc : *drop_rc;
+}
+
+/*
+ * The state half (lock held): pages [a, done) are in the store, clean;
+ * after a write error pages [done, b) keep their data in the memfd and
+ * become resident again (still dirty: a non-resident dirty page would be
+ * loaded from its older copy on disk); pages whose RAM could not be given
+ * back stay resident (clean copies of the store). Returns bytes written,
+ * or the error.
+ */
+static int64_t settle_run(size_t a, size_t b, size_t done, int write_rc, int drop_rc, int remember,
+			  const struct tally *t)
+{
+	ST.io_ns += t->ns;
+	ST.write_calls += t->calls;
+	ST.bytes_written += bytes(t->pages);
+	for (size_t k = a; k < done; k++)
+		if (A.state[k] & PG_DIRTY) {
+			A.state[k] = (uint8_t)((A.state[k] & ~PG_DIRTY) | PG_DISK);
+			ST.dirty -= bytes(1);
+		}
+	if (write_rc) {
+		int rc2 = set_level_retry(done, b - done, LVL_READ);
+		if (rc2)
+			sbma__die("eviction: after a failed write, cannot make %zu SBMA pages at %p "
+				  "accessible again: %s; stopping rather than lose their data",
+				  b - done, (void *)app_addr(done), strerror(-rc2));
+	}
+	if (drop_rc) {
+		if (!write_rc && evict_error_shown())
+			sbma__log("eviction: cannot free the RAM of %zu pages at %p: %s; they stay in memory",
+				  done - a, (void *)app_addr(a), strerror(-drop_rc));
+		set_level(a, done - a, LVL_READ);
+	}
+	if (write_rc || drop_rc)
+		return write_rc ? write_rc : drop_rc;
+	for (size_t k = a; k < b; k++)
+		A.state[k] = remember ? (uint8_t)(A.state[k] | PG_WASRES) : (uint8_t)(A.state[k] & ~PG_WASRES);
+	ST.pages_evicted += b - a;
+	return (int64_t)bytes(t->pages);
+}
+
+/* Close the application view of [a, b) for an eviction: from here on no
+ * thread can change these pages while they are written out. */
+static int close_run(size_t a, size_t b)
+{
+	int rc = set_level(a, b - a, LVL_NONE);
+	/* Writing through the manager view maps the pages there; drop their
+	 * application-view entries first, or the kernel would count them
+	 * twice in RSS while the write runs. */
+	if (!rc && any_page_has(a, b, PG_DIRTY))
+		sbma__os_madvise(app_addr(a), bytes(b - a), MADV_DONTNEED);
+	return rc;
+}
+
+/*
  * Evict the resident, unpinned pages of [first, first+n) that satisfy
  * want(i) (NULL: all). Dirty pages are written in runs; then the range is
  * punched out of the memfd. Returns bytes written or -errno; on a write error
@@ -240,80 +428,17 @@ static int64_t evict_filtered(size_t first, size_t n, int remember, int (*want)(
 		size_t a = i;
 		while (i < end && (A.state[i] & PG_RES) && !A.pins[i] && (!want || want(i, arg)))
 			i++;
-		size_t b = i;
-		/* Close the application view first: from here on no thread
-		 * can change these pages while they are written out. */
-		int rc = set_level(a, b - a, LVL_NONE);
+		size_t b = i, done;
+		int rc = close_run(a, b);
 		if (rc)
 			return rc;
-		/* Writing through the manager view maps the pages there; drop
-		 * their application-view entries first, or the kernel would
-		 * count them twice in RSS while the write runs. */
-		if (any_page_has(a, b, PG_DIRTY))
-			sbma__os_madvise(app_addr(a), bytes(b - a), MADV_DONTNEED);
-		for (size_t c = a; c < b;) {
-			if (!(A.state[c] & PG_DIRTY)) {
-				c++;
-				continue;
-			}
-			size_t d = c;
-			while (d < b && (A.state[d] & PG_DIRTY))
-				d++;
-			uint64_t t0 = sbma__os_now_ns();
-			rc = sbma__store_write_async(mgr_addr(c), bytes(c), bytes(d - c));
-			ST.io_ns += sbma__os_now_ns() - t0;
-			ST.write_calls++;
-			if (rc) {
-				if (evict_error_shown())
-					sbma__log("eviction: writing %llu bytes at offset %llu of the backing file "
-						  "failed: %s; the pages stay in memory",
-						  (unsigned long long)bytes(d - c), (unsigned long long)bytes(c),
-						  strerror(-rc));
-				/* Pages [a, c) are safely out; [c, b) keep their
-				 * data in the memfd and become resident again
-				 * (still dirty). They must: a non-resident dirty
-				 * page would be loaded from its older copy on
-				 * disk. */
-				int rc2 = set_level_retry(c, b - c, LVL_READ);
-				if (rc2)
-					sbma__die("eviction: after a failed write, cannot make %zu SBMA pages at %p "
-						  "accessible again: %s; stopping rather than lose their data",
-						  b - c, (void *)app_addr(c), strerror(-rc2));
-				if (c > a && drop_ram(a, c - a))
-					set_level(a, c - a, LVL_READ); /* clean copies of the store */
-				return rc;
-			}
-			for (size_t k = c; k < d; k++)
-				A.state[k] = (uint8_t)((A.state[k] & ~PG_DIRTY) | PG_DISK);
-			ST.dirty -= bytes(d - c);
-			ST.bytes_written += bytes(d - c);
-			written += (int64_t)bytes(d - c);
-			c = d;
-		}
-		rc = drop_ram(a, b - a);
-		if (rc) {
-			/* Written, but still in RAM: keep them resident (and
-			 * clean: the store holds the same data). Even if that
-			 * fails too they are safe, the memfd and the store
-			 * agree. */
-			if (evict_error_shown())
-				sbma__log("eviction: cannot free the RAM of %zu pages at %p: %s; they stay in memory",
-					  b - a, (void *)app_addr(a), strerror(-rc));
-			set_level(a, b - a, LVL_READ);
-			return rc;
-		}
-		if (written && A.psz < FAULT_AROUND) {
-			/* Reading pages through the manager view to write them
-			 * let the kernel's fault-around map their resident
-			 * neighbours in the same 64 KiB block there too; they
-			 * would count twice in RSS until evicted. */
-			uintptr_t lo = (uintptr_t)mgr_addr(a) & ~(uintptr_t)(FAULT_AROUND - 1);
-			uintptr_t hi = ((uintptr_t)mgr_addr(b) + FAULT_AROUND - 1) & ~(uintptr_t)(FAULT_AROUND - 1);
-			sbma__os_madvise((void *)lo, hi - lo, MADV_DONTNEED);
-		}
-		for (size_t k = a; k < b; k++)
-			A.state[k] = remember ? (uint8_t)(A.state[k] | PG_WASRES) : (uint8_t)(A.state[k] & ~PG_WASRES);
-		ST.pages_evicted += b - a;
+		struct tally t = {0, 0, 0};
+		int drop_rc;
+		rc = drain_run(a, b, &done, &drop_rc, &t);
+		int64_t w = settle_run(a, b, done, done < b ? rc : 0, drop_rc, remember, &t);
+		if (w < 0)
+			return w;
+		written += w;
 	}
 	return written;
 }
@@ -354,11 +479,9 @@ static int old_enough(size_t i, void *arg)
 	return (i < f->lo || i >= f->hi) && A.clock - A.stamp[i] >= f->min_age;
 }
 
-/*
- * Evict about `target` pages, the oldest first, never from [lo, hi).
- * Returns pages evicted (possibly fewer: pinned memory) or -errno.
- */
-static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
+/* The age above which about `target` evictable pages lie, never counting
+ * [lo, hi) (an age histogram); -ENOENT if no page can be evicted. */
+static int oldest_filter(size_t target, size_t lo, size_t hi, struct age_filter *f)
 {
 	enum { NB = 256 };
 	size_t hist[NB];
@@ -376,7 +499,7 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 		}
 	}
 	if (!candidates)
-		return 0;
+		return -ENOENT;
 	uint32_t width = max_age / NB + 1;
 	memset(hist, 0, sizeof hist);
 	for (size_t r = 0; r < A.nregions; r++) {
@@ -392,7 +515,19 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 		if (sum >= target)
 			break;
 	}
-	struct age_filter f = {.min_age = (uint32_t)b * width, .lo = lo, .hi = hi};
+	*f = (struct age_filter){.min_age = (uint32_t)b * width, .lo = lo, .hi = hi};
+	return 0;
+}
+
+/*
+ * Evict about `target` pages, the oldest first, never from [lo, hi).
+ * Returns pages evicted (possibly fewer: pinned memory) or -errno.
+ */
+static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
+{
+	struct age_filter f;
+	if (oldest_filter(target, lo, hi, &f))
+		return 0;
 	size_t before = ST.pages_evicted;
 	ST.evictions++;
 	for (size_t r = 0; r < A.nregions; r++) {
@@ -410,6 +545,97 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 int64_t sbma__vmm_evict_oldest_locked(size_t pages, int remember)
 {
 	return evict_oldest(pages, 0, 0, remember);
+}
+
+/*
+ * evict_oldest for a fault (SBMA_UNLOCKED_IO, private budget): the victims
+ * are chosen and closed under the lock and marked busy (still counted as
+ * resident and dirty), the lock is dropped for the writes and the hole
+ * punches, then taken again to settle their states. At most MAX_RUNS runs
+ * per call (the list lives on the handler's stack). Returns 1 if the lock
+ * was dropped (the caller's view of the pages is stale: fault again), 0 if
+ * there was nothing to evict.
+ */
+#define MAX_RUNS 32
+static int evict_oldest_unlocked(size_t target, size_t lo, size_t hi)
+{
+	struct age_filter f;
+	if (oldest_filter(target, lo, hi, &f))
+		return 0;
+	struct run {
+		size_t a, b, done;
+		int write_rc, drop_rc;
+		struct tally t;
+	} runs[MAX_RUNS];
+	size_t nruns = 0, taken = 0;
+	for (size_t r = 0; r < A.nregions && nruns < MAX_RUNS && taken < target; r++) {
+		size_t i = A.regions[r].first, end = i + A.regions[r].npages;
+		while (i < end && nruns < MAX_RUNS && taken < target) {
+			if (!(A.state[i] & PG_RES) || A.pins[i] || !old_enough(i, &f)) {
+				i++;
+				continue;
+			}
+			size_t a = i;
+			while (i < end && (A.state[i] & PG_RES) && !A.pins[i] && old_enough(i, &f))
+				i++;
+			if (close_run(a, i))
+				continue; /* left resident; the next fault tries again */
+			for (size_t k = a; k < i; k++)
+				A.state[k] |= PG_BUSY;
+			A.loading += i - a;
+			A.leaving += i - a;
+			sbma__stats_resident_add((int64_t)bytes(i - a));
+			runs[nruns++] = (struct run){.a = a, .b = i};
+			taken += i - a;
+		}
+	}
+	if (!nruns)
+		return 0;
+	ST.evictions++;
+	sbma__unlock_async();
+	for (size_t k = 0; k < nruns; k++) {
+		struct run *u = &runs[k];
+		u->t = (struct tally){0, 0, 0};
+		int rc = drain_run(u->a, u->b, &u->done, &u->drop_rc, &u->t);
+		u->write_rc = u->done < u->b ? rc : 0;
+	}
+	sbma__lock_async();
+	for (size_t k = 0; k < nruns; k++) {
+		struct run *u = &runs[k];
+		for (size_t i = u->a; i < u->b; i++)
+			A.state[i] &= (uint8_t)~PG_BUSY;
+		A.loading -= u->b - u->a;
+		A.leaving -= u->b - u->a;
+		sbma__stats_resident_add(-(int64_t)bytes(u->b - u->a));
+		settle_run(u->a, u->b, u->done, u->write_rc, u->drop_rc, 0, &u->t);
+	}
+	gen_wake_locked();
+	return 1;
+}
+
+/*
+ * Room for `need` more pages for a fault, with the evictions' I/O made
+ * without the lock. Returns 0 if there is room, or if nothing can be
+ * evicted (make_room then goes over budget as usual); 1 if the lock was
+ * dropped: the fault must start again.
+ */
+static int room_unlocked(size_t need, size_t lo, size_t hi)
+{
+	uint64_t budget = sbma__opt.budget;
+	if (ST.resident + bytes(need) <= budget)
+		return 0;
+	/* Pages already on their way out will make the room: wait for them
+	 * rather than evict more (every thread short at once would
+	 * otherwise each evict a batch). */
+	if (A.leaving && ST.resident - bytes(A.leaving) + bytes(need) <= budget) {
+		gen_wait_locked();
+		return 1;
+	}
+	size_t target = need + (size_t)((budget / 8) >> A.pshift);
+	uint64_t over = ST.resident + bytes(need) - budget;
+	if (target < (over >> A.pshift))
+		target = (size_t)(over >> A.pshift);
+	return evict_oldest_unlocked(target, lo, hi);
 }
 
 struct own_range {
@@ -474,28 +700,37 @@ static void coarsen(size_t lo, size_t hi)
 
 /* ------------------------------------------------------------------- load */
 
+static void tally_read(const struct tally *t)
+{
+	ST.io_ns += t->ns;
+	ST.read_calls += t->calls;
+	ST.bytes_read += bytes(t->pages);
+}
+
 /* Read the on-disk pages among [first, first+n) (all non-resident) into the
- * manager view, in runs. Returns pages read or -errno. */
-static int64_t fill(size_t first, size_t n)
+ * manager view, in runs. Returns pages read or -errno. Touches nothing
+ * shared but the memfd range of these pages: safe without the lock on busy
+ * pages. */
+static int64_t fill(size_t first, size_t n, struct tally *t)
 {
 	size_t got = 0;
 	for (size_t c = first; c < first + n;) {
-		if (!(A.state[c] & PG_DISK)) {
+		if (!state_has(c, PG_DISK)) {
 			c++;
 			continue;
 		}
 		size_t d = c;
-		while (d < first + n && (A.state[d] & PG_DISK))
+		while (d < first + n && state_has(d, PG_DISK))
 			d++;
 		uint64_t t0 = sbma__os_now_ns();
 		int rc = sbma__store_read_async(mgr_addr(c), bytes(c), bytes(d - c));
-		ST.io_ns += sbma__os_now_ns() - t0;
-		ST.read_calls++;
+		t->ns += sbma__os_now_ns() - t0;
+		t->calls++;
 		if (rc) {
 			sbma__os_punch(A.memfd, (off_t)bytes(first), (off_t)bytes(n));
 			return rc;
 		}
-		ST.bytes_read += bytes(d - c);
+		t->pages += d - c;
 		got += d - c;
 		c = d;
 	}
@@ -513,11 +748,50 @@ static int64_t fill(size_t first, size_t n)
  * (all must be allocated and non-resident). Budget room must be made by the
  * caller. Returns pages that needed I/O, or -errno.
  */
+static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io);
+
 static int64_t load_run(size_t first, size_t n, int lvl)
 {
-	int64_t io = fill(first, n);
-	if (io < 0)
-		return io;
+	struct tally t = {0, 0, 0};
+	int64_t io = fill(first, n, &t);
+	tally_read(&t);
+	return io < 0 ? io : finish_load(first, n, lvl, io);
+}
+
+/*
+ * load_run for a fault, with the read made without the engine lock
+ * (SBMA_UNLOCKED_IO). Called and returns with the lock held; drops it in
+ * between. The pages are claimed busy first and counted as resident, so
+ * that the budget, the node's charge and other threads' readahead see
+ * them; the caller has made room for them already.
+ */
+static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
+{
+	for (size_t i = first; i < first + n; i++)
+		A.state[i] |= PG_BUSY;
+	A.loading += n;
+	sbma__stats_resident_add((int64_t)bytes(n));
+	sbma__unlock_async();
+	struct tally t = {0, 0, 0};
+	int64_t io = fill(first, n, &t);
+	sbma__lock_async();
+	tally_read(&t);
+	/* Busy no more; set_level in finish_load counts them resident
+	 * again if the load succeeds. */
+	sbma__stats_resident_add(-(int64_t)bytes(n));
+	for (size_t i = first; i < first + n; i++)
+		A.state[i] &= (uint8_t)~PG_BUSY;
+	A.loading -= n;
+	if (io >= 0)
+		io = finish_load(first, n, lvl, io);
+	gen_wake_locked();
+	return io;
+}
+
+/* Open the application view of pages [first, first+n), whose data is in
+ * the memfd now, at level lvl. */
+static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io)
+{
 	int rc = set_level_retry(first, n, lvl);
 	if (rc) {
 		/* Not resident: the memfd range must be a hole again (if the
@@ -559,6 +833,8 @@ static int64_t load_run(size_t first, size_t n, int lvl)
 
 int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
 {
+	/* A busy page is not resident, but must not be loaded twice. */
+	sbma__vmm_wait_busy_locked(first, n);
 	A.clock++;
 	size_t need = 0;
 	for (size_t i = first; i < first + n; i++)
@@ -604,6 +880,7 @@ int sbma__vmm_unpin_locked(size_t first, size_t n)
 
 int sbma__vmm_discard_locked(size_t first, size_t n)
 {
+	sbma__vmm_wait_busy_locked(first, n);
 	FOR_RUNS(first, n, !A.pins[i_], {
 		size_t res = 0;
 		for (size_t k = run_first; k < run_first + run_n; k++)
@@ -624,15 +901,13 @@ int sbma__vmm_discard_locked(size_t first, size_t n)
 	return 0;
 }
 
-void sbma__vmm_free_locked(size_t first, size_t n)
+void sbma__vmm_free_states_locked(size_t first, size_t n)
 {
+	if (A.loading && any_page_has(first, first + n, PG_BUSY))
+		sbma__die("free of SBMA pages %zu..%zu while one is being loaded", first, first + n - 1);
 	int rc = set_level_retry(first, n, LVL_NONE);
 	if (rc)
 		sbma__die("cannot protect freed SBMA memory at %p: %s", (void *)app_addr(first), strerror(-rc));
-	drop_ram_or_die(first, n, "free");
-	/* A failed punch of the store only costs disk space: a reused page
-	 * has no PG_DISK, so its old data there is never read. */
-	sbma__store_release(bytes(first), bytes(n));
 	for (size_t i = first; i < first + n; i++) {
 		if (A.state[i] & PG_DIRTY)
 			ST.dirty -= bytes(1);
@@ -641,6 +916,20 @@ void sbma__vmm_free_locked(size_t first, size_t n)
 		A.pins[i] = 0;
 		A.state[i] = 0;
 	}
+}
+
+void sbma__vmm_free_space(size_t first, size_t n)
+{
+	drop_ram_or_die(first, n, "free");
+	/* A failed punch of the store only costs disk space: a reused page
+	 * has no PG_DISK, so its old data there is never read. */
+	sbma__store_release(bytes(first), bytes(n));
+}
+
+void sbma__vmm_free_locked(size_t first, size_t n)
+{
+	sbma__vmm_free_states_locked(first, n);
+	sbma__vmm_free_space(first, n);
 	sbma__node_sync_locked();
 }
 
@@ -652,7 +941,7 @@ int64_t sbma__vmm_reacquire_locked(void)
 	A.clock++;
 	for (size_t r = 0; r < A.nregions; r++) {
 		struct sbma__region *g = &A.regions[r];
-		FOR_RUNS(g->first, g->npages, (s_ & PG_WASRES) && !(s_ & PG_RES), {
+		FOR_RUNS(g->first, g->npages, (s_ & PG_WASRES) && !(s_ & (PG_RES | PG_BUSY)), {
 			/* Never evict to make room for a speculative reload:
 			 * load what fits (in a node: what admission charged),
 			 * leave the rest to faults. */
@@ -747,18 +1036,46 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 			A.stamp[i] = A.clock;
 		A.wa_next = pg + n;
 		ST.faults_upgrade++;
+	} else if (s & PG_BUSY) {
+		/* Another thread is loading it: sleep until that load is done
+		 * and let the access run again (it faults again if the page
+		 * is still closed to it, a write on a page loaded readable
+		 * say). */
+		gen_wait_locked();
+		sbma__unlock_async();
+		return 1;
 	} else {
+		size_t ra_window = A.ra_window;
 		A.ra_window = grow_window(pg == A.ra_next, A.ra_window, ra_max);
-		size_t n = run_from(pg, A.ra_window, PG_RES, 0);
+		size_t n = run_from(pg, A.ra_window, PG_RES | PG_BUSY, 0);
+		int lvl = is_write > 0 ? LVL_RW : LVL_READ;
+		int64_t (*load)(size_t, size_t, int) = sbma__opt.unlocked_io ? load_run_unlocked : load_run;
+		if (sbma__opt.unlocked_io && !sbma__node_active() && room_unlocked(n, pg, pg + n)) {
+			/* The lock was dropped: look again. If another thread
+			 * has loaded the page (or is loading it, or freed it),
+			 * let the access fault again, as the same step of a
+			 * sequential run. Else go on with the run as it is
+			 * now; make_room below evicts under the lock what is
+			 * still missing, or goes over budget when evictions
+			 * fail: no second round, so failing writes cannot
+			 * make this loop. */
+			s = A.state[pg];
+			if ((s & (PG_ALLOC | PG_RES | PG_BUSY)) != PG_ALLOC) {
+				A.ra_window = ra_window;
+				sbma__unlock_async();
+				return 1;
+			}
+			n = run_from(pg, A.ra_window, PG_RES | PG_BUSY, 0);
+		}
 		int rc = make_room(n, pg, pg + n);
-		int64_t io = rc ? rc : load_run(pg, n, is_write > 0 ? LVL_RW : LVL_READ);
+		int64_t io = rc ? rc : load(pg, n, lvl);
 		/* The program cannot go on without the data: a failed load
 		 * (undone: nothing marked resident) is tried twice more, then
 		 * the process stops with the reason. */
 		for (int t = 0; io < 0 && t < 2; t++) {
 			sbma__log("cannot load SBMA page %p (%zu pages) from the backing file: %s; trying again",
 				  (void *)app_addr(pg), n, strerror((int)-io));
-			io = load_run(pg, n, is_write > 0 ? LVL_RW : LVL_READ);
+			io = load(pg, n, lvl);
 		}
 		if (io < 0)
 			sbma__die("cannot load SBMA page %p (%zu pages) from the backing file: %s",
@@ -790,7 +1107,7 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 void sbma__vmm_audit_locked(const char *where)
 {
 	uint64_t res = 0, dirty = 0, pinned = 0;
-	size_t runs = 1, next = 0;
+	size_t runs = 1, next = 0, busy = 0;
 	int prev = lvl_of(A.state[0]); /* the first run is counted by runs = 1 */
 	for (size_t r = 0; r < A.nregions; r++) {
 		struct sbma__region *g = &A.regions[r];
@@ -810,12 +1127,16 @@ void sbma__vmm_audit_locked(const char *where)
 						  A.pins[i]);
 				continue;
 			}
-			if ((s & (PG_RW | PG_DIRTY)) && !(s & PG_RES))
+			if (((s & PG_RW) || ((s & PG_DIRTY) && !(s & PG_BUSY))) && !(s & PG_RES))
 				sbma__die("audit (%s): page %zu (%p) is writable or dirty but not resident (0x%x)",
 					  where, i, (void *)app_addr(i), s);
 			if (A.pins[i] && !(s & PG_RES))
 				sbma__die("audit (%s): page %zu is pinned but not resident", where, i);
-			res += !!(s & PG_RES);
+			if ((s & PG_BUSY) && (s & (PG_RES | PG_RW)))
+				sbma__die("audit (%s): page %zu is in transit but resident (0x%x)", where, i, s);
+			/* Busy pages count as resident until their load ends. */
+			res += !!(s & (PG_RES | PG_BUSY));
+			busy += !!(s & PG_BUSY);
 			dirty += !!(s & PG_DIRTY);
 			pinned += !!A.pins[i];
 		}
@@ -823,6 +1144,9 @@ void sbma__vmm_audit_locked(const char *where)
 	}
 	if (next < A.npages)
 		runs += prev != LVL_NONE;
+	if (busy != A.loading || A.leaving > A.loading)
+		sbma__die("audit (%s): %zu pages are in transit, the counters say %zu (%zu leaving)", where, busy,
+			  A.loading, A.leaving);
 	if (bytes(res) != ST.resident || bytes(dirty) != ST.dirty || bytes(pinned) != ST.pinned || runs != A.runs)
 		sbma__die("audit (%s): counters disagree: resident %llu/%llu dirty %llu/%llu pinned %llu/%llu "
 			  "runs %zu/%zu",

@@ -30,7 +30,7 @@ static const char *const vars[] = {
 	"SBMA_BUDGET", "SBMA_PAGE", "SBMA_MIN_ALLOC", "SBMA_READAHEAD",
 	"SBMA_ARENA", "SBMA_DIR", "SBMA_READ", "SBMA_DIRECT", "SBMA_VERBOSE",
 	"SBMA_STATS", "SBMA_CHECK", "SBMA_MAX_MAPS", "SBMA_JOB", "SBMA_EVICT",
-	"SBMA_NODE_TIMEOUT",
+	"SBMA_NODE_TIMEOUT", "SBMA_UNLOCKED_IO",
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 
@@ -514,6 +514,17 @@ static void test_bools(void)
 	clear_env();
 }
 
+static void test_unlocked_io(void)
+{
+	expect_good("SBMA_UNLOCKED_IO", "off");
+	CU_ASSERT_EQUAL(sbma__opt.unlocked_io, 0);
+	expect_good("SBMA_UNLOCKED_IO", "on");
+	CU_ASSERT_EQUAL(sbma__opt.unlocked_io, 1);
+	expect_bad("SBMA_UNLOCKED_IO", "maybe");
+	expect_bad("SBMA_UNLOCKED_IO", "2");
+	clear_env();
+}
+
 static void test_max_maps(void)
 {
 	uint64_t mmc = max_map_count();
@@ -803,6 +814,7 @@ int main(void)
 		{ "load: SBMA_READ, SBMA_DIRECT", test_enums },
 		{ "load: SBMA_VERBOSE, SBMA_STATS, SBMA_CHECK", test_bools },
 		{ "load: SBMA_MAX_MAPS", test_max_maps },
+		{ "load: SBMA_UNLOCKED_IO", test_unlocked_io },
 		{ "load: SBMA_JOB, SBMA_EVICT, SBMA_NODE_TIMEOUT", test_node_settings },
 		{ "load: a full combination", test_combination },
 		{ "load: struct sbma_config", test_config_layer },
