@@ -91,6 +91,11 @@ bsp_parse() {
 	fi
 }
 
+bsp_busy() { # CPU busy % of one case
+	awk -v c="$(val bsp "$1" run_cpu)" -v w="$(val bsp "$1" run_wall)" -v n="$(nproc)" \
+		'BEGIN {if (c != "" && w > 0) printf "%.0f %%", 100 * c / (w * n); else print "-"}'
+}
+
 bsp_summary() {
 	local n b tk ts ti fl fm mr mw res
 	b=$(( BSP_F / bsp_ratio ))
@@ -108,6 +113,11 @@ bsp_summary() {
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 	for n in ${bsp_ranks//,/ }; do
 		ti=$(val bsp "incore-n$n" time); ts=$(val bsp "sbma-n$n" time); tk=$(val bsp "kernel-n$n" time)
+		# a kernel run stopped by the timeout: its time is a lower bound
+		local gt=
+		if [ -z "$tk" ] && [ "${rcs[kernel-n$n]:-}" = 124 ]; then
+			tk=$(val bsp "kernel-n$n" run_wall); gt=">"
+		fi
 		mr=$(val bsp "sbma-n$n" moved_read); mw=$(val bsp "sbma-n$n" moved_written)
 		fl=; [ -n "$mr" ] && fl=$(floor_s "$mr" "$mw")
 		res=
@@ -115,19 +125,22 @@ bsp_summary() {
 			case "$(val bsp "$c-n$n" pass)" in 1) ;; 0) res="$res $c FAIL" ;;
 			*) [ -n "${rcs[$c-n$n]:-}" ] && res="$res $c no result (exit ${rcs[$c-n$n]})" ;; esac
 		done
-		[ -n "$tk" ] && [ -n "$ts" ] && row bsp "n$n" kernel_over_sbma "$(ratio "$tk" "$ts")" x
+		[ -n "$tk" ] && [ -n "$ts" ] && row bsp "n$n" kernel_over_sbma "$gt$(ratio "$tk" "$ts")" x
 		[ -n "$fl" ] && row bsp "n$n" sbma_over_floor "$(ratio "$ts" "$fl")" x
 		[ -n "$fm" ] && row bsp "n$n" sbma_over_min_floor "$(ratio "$ts" "$fm")" x
-		echo "| $n | $(( BSP_F / n >> 20 )) | $(fmt "$ti" %.2f) | $(fmt "$ts" %.2f) | $(fmt "$tk" %.2f) | $(ratio "$tk" "$ts") | $(ratio "$ts" "$ti") | $([ -n "$mr" ] && awk -v a="$mr" -v b="$mw" 'BEGIN {printf "%.2f", (a + b) / 2^30}' || echo -) | $(fmt "$fl" %.2f) | $(ratio "$ts" "$fl") | $(ratio "$ts" "$fm") | $(ratio "$tk" "$fm") | ${res:-PASS} |"
+		echo "| $n | $(( BSP_F / n >> 20 )) | $(fmt "$ti" %.2f) | $(fmt "$ts" %.2f) | $gt$(fmt "$tk" %.2f) | $gt$(ratio "$tk" "$ts") | $(ratio "$ts" "$ti") | $([ -n "$mr" ] && awk -v a="$mr" -v b="$mw" 'BEGIN {printf "%.2f", (a + b) / 2^30}' || echo -) | $(fmt "$fl" %.2f) | $(ratio "$ts" "$fl") | $(ratio "$ts" "$fm") | $gt$(ratio "$tk" "$fm") | ${res:-PASS} |"
 	done
 	echo
 	echo "SBMA detail per N (sums over ranks): faults, blocked ms (time in blocking MPI calls), wait ms"
 	echo "(waiting for node budget):"
 	echo
-	echo "| N | MPI overhead O MiB | cgroup limit MiB | blocked ms | wait ms | kernel swap in / out GiB | kernel cgroup peak MiB | sbma cgroup peak MiB |"
-	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "CPU busy = user + system seconds of all the case's processes / (wall time x $(nproc) cores):"
+	echo "near 100 % means the case is bound by the CPUs, not the device."
+	echo
+	echo "| N | MPI overhead O MiB | cgroup limit MiB | blocked ms | wait ms | SBMA faults | kernel swap in / out GiB | CPU busy in-core / sbma / kernel | kernel cgroup peak MiB | sbma cgroup peak MiB |"
+	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
 	for n in ${bsp_ranks//,/ }; do
-		echo "| $n | $(awk -v a="$(val bsp "n$n" mpi_overhead)" 'BEGIN {if (a != "") printf "%d", a/1048576; else print "-"}') | $(awk -v a="$(val bsp "n$n" cgroup_limit)" 'BEGIN {if (a != "") printf "%d", a/1048576; else print "-"}') | $(val bsp "sbma-n$n" blocked_ms) | $(val bsp "sbma-n$n" wait_ms) | $(awk -v a="$(val bsp "kernel-n$n" moved_read)" -v b="$(val bsp "kernel-n$n" moved_written)" 'BEGIN {if (a != "") printf "%.2f / %.2f", a/2^30, b/2^30; else print "-"}') | ${peak[kernel-n$n]:--} | ${peak[sbma-n$n]:--} |"
+		echo "| $n | $(awk -v a="$(val bsp "n$n" mpi_overhead)" 'BEGIN {if (a != "") printf "%d", a/1048576; else print "-"}') | $(awk -v a="$(val bsp "n$n" cgroup_limit)" 'BEGIN {if (a != "") printf "%d", a/1048576; else print "-"}') | $(val bsp "sbma-n$n" blocked_ms) | $(val bsp "sbma-n$n" wait_ms) | $(val bsp "sbma-n$n" faults) | $(awk -v a="$(val bsp "kernel-n$n" moved_read)" -v b="$(val bsp "kernel-n$n" moved_written)" 'BEGIN {if (a != "") printf "%.2f / %.2f", a/2^30, b/2^30; else print "-"}') | $(bsp_busy "incore-n$n") / $(bsp_busy "sbma-n$n") / $(bsp_busy "kernel-n$n") | ${peak[kernel-n$n]:--} | ${peak[sbma-n$n]:--} |"
 	done
 	echo
 }

@@ -26,7 +26,7 @@ ov_cmd() {
 	case $1 in
 	sweep) ov=("${pre[@]}" "$bindir/sweep_plain" --csv "$csv" --label "ov-$1-$2-r$r" "$ov_size") ;;
 	alloc_mix) ov=("${pre[@]}" "$bindir/alloc_mix" --ops "$alloc_ops" --csv "$csv" --label "ov-$1-$2-r$r") ;;
-	python3) ov=("${pre[@]}" python3 "$ov_top/tests/realprogs/py_work.py" "$ov_tmp/py-$2.json" 64) ;;
+	python3) ov=("${pre[@]}" python3 "$here/../tests/realprogs/py_work.py" "$ov_tmp/py-$2.json" 64) ;;
 	sort) ov=("${pre[@]}" sort -S 1G -o "$ov_tmp/sorted-$2.txt" "$ov_tmp/text.txt") ;;
 	esac
 }

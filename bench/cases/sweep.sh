@@ -138,28 +138,32 @@ sweep_plots() {
 			echo
 		done
 	} > "$dat"
+	# one colour per contender in both plots
+	local lc=1
 	for c in $sweep_contenders; do
 		has_case "$c" || continue
-		plot_t="$plot_t${plot_t:+, }'$dat' using 1:$col with linespoints title '$c'"
-		[ "$c" != incore ] && plot_m="$plot_m${plot_m:+, }'$dat' using 1:$(( col + 1 )) with linespoints title '$c'"
-		col=$(( col + 2 ))
+		plot_t="$plot_t${plot_t:+, }'$dat' using 1:$col with linespoints lc $lc pt $lc title '$c'"
+		[ "$c" != incore ] && plot_m="$plot_m${plot_m:+, }'$dat' using 1:$(( col + 1 )) with linespoints lc $lc pt $lc title '$c'"
+		col=$(( col + 2 )); lc=$(( lc + 1 ))
 	done
+	local xmax
+	xmax=$(echo "${ratios//,/ }" | tr ' ' '\n' | sort -n | tail -1)
 	gnuplot <<GP 2> "$out/logs/gnuplot.log"
 set terminal png size 900,560
 set logscale x 2
+set xrange [$(echo "${ratios//,/ }" | tr ' ' '\n' | sort -n | head -1) / 1.3 : $xmax * 1.3]
 set xtics ($(echo "$ratios" | sed 's/\([0-9]*\)/"\1x" \1/g'))
-set key left top
+set key outside right top
 set grid
 set xlabel 'footprint / budget'
 set output '$out/sweep_time.png'
-set ylabel 'time, s'
+set ylabel 'time, s (log)'
 set logscale y
 set title 'sweep, $(mib "$S") MiB: time against footprint/budget'
 plot $plot_t
 set output '$out/sweep_bytes.png'
-set ylabel 'bytes moved, GiB'
-unset logscale y
-set title 'sweep, $(mib "$S") MiB: bytes read + written against footprint/budget'
+set ylabel 'bytes read + written, GiB (log)'
+set title 'sweep, $(mib "$S") MiB: bytes moved against footprint/budget'
 plot $plot_m
 GP
 	if [ -s "$out/sweep_time.png" ]; then

@@ -48,17 +48,23 @@ dev_sectors() { # "read written" sectors of the scratch device, or "0 0"
 	if [ -n "$sdev" ]; then awk '{print $3, $7}' "/sys/class/block/$sdev/stat"; else echo "0 0"; fi
 }
 vmstat_v() { awk -v k="$1" '$1==k {print $2}' /proc/vmstat; }
+# CPU seconds (user + system) of this shell's waited-for children so far
+# (cutime + cstime of /proc/$$/stat; $$ is this shell even inside $(...)).
+children_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.3f", ($14 + $15) / hz}' "/proc/$$/stat"
+}
 
 # run_case NAME IN_CGROUP(0/1) command... : output streamed (indented) and
 # logged to $out/logs/NAME.log; the command line goes to commands.txt. Rows
-# under bench $rc_bench, case NAME: run_wall (s), run_dev_read,
+# under bench $rc_bench, case NAME: run_wall (s), run_cpu (user + system
+# seconds of the case's processes that were waited for), run_dev_read,
 # run_dev_written (the scratch device, whole machine), run_swap_in,
 # run_swap_out (/proc/vmstat, whole machine), run_exit, and in the cgroup
 # cgroup_peak. (run_ prefix: the programs' own rows keep their names.)
 rc_bench=sweep
 declare -A peak rcs
 run_case() {
-	local name=$1 in_cg=$2 rc s0 s1 w0 w1 si0 so0 t0 t1
+	local name=$1 in_cg=$2 rc s0 s1 w0 w1 si0 so0 t0 t1 c0
 	shift 2
 	mkdir -p "$out/logs"
 	if [ "$in_cg" = 1 ]; then
@@ -75,6 +81,7 @@ run_case() {
 	echo "# $*" > "$out/logs/$name.log"
 	read -r s0 w0 < <(dev_sectors)
 	si0=$(vmstat_v pswpin); so0=$(vmstat_v pswpout)
+	c0=$(children_cpu)
 	t0=$EPOCHREALTIME
 	(
 		[ "$in_cg" = 1 ] && echo "$BASHPID" > "$cg/cgroup.procs"
@@ -86,6 +93,7 @@ run_case() {
 	rcs[$name]=$rc
 	last_rc=$rc
 	row "$rc_bench" "$name" run_wall "$(awk -v a="$t1" -v b="$t0" 'BEGIN {printf "%.3f", a - b}')" s
+	row "$rc_bench" "$name" run_cpu "$(awk -v a="$(children_cpu)" -v b="$c0" 'BEGIN {printf "%.3f", a - b}')" s
 	row "$rc_bench" "$name" run_dev_read $(( (s1 - s0) * 512 )) B
 	row "$rc_bench" "$name" run_dev_written $(( (w1 - w0) * 512 )) B
 	row "$rc_bench" "$name" run_swap_in $(( ($(vmstat_v pswpin) - si0) * 4096 )) B

@@ -2,6 +2,8 @@
 # (machine.txt), the memory cgroup the limited contenders run in, and the
 # swap file of the kernel contender (sourced by bench/run).
 
+sysf() { local v; v=$(tr -d '\n' < "$1" 2>/dev/null | xargs); echo "${v:-?}"; }
+
 machine_info() {
 	local dev src
 	src=$(df --output=source "$dir" | tail -1)
@@ -20,7 +22,7 @@ machine_info() {
 	if [ -n "$dev" ]; then
 		local blk=$dev
 		[ -e "/sys/class/block/$dev/partition" ] && blk=$(basename "$(readlink -f "/sys/class/block/$dev/..")")
-		echo "scratch device: /dev/$dev ($src); model: $(cat "/sys/block/$blk/device/model" 2>/dev/null | xargs || echo '?'), vendor: $(cat "/sys/block/$blk/device/vendor" 2>/dev/null | xargs || echo '?'), driver: $(basename "$(readlink -f "/sys/block/$blk/device/driver" 2>/dev/null)" 2>/dev/null || echo '?'), rotational: $(cat "/sys/block/$blk/queue/rotational" 2>/dev/null), scheduler: $(cat "/sys/block/$blk/queue/scheduler" 2>/dev/null), logical block: $(cat "/sys/block/$blk/queue/logical_block_size" 2>/dev/null)"
+		echo "scratch device: /dev/$dev ($src); model: $(sysf "/sys/block/$blk/device/model"), vendor: $(sysf "/sys/block/$blk/device/vendor"), driver: $(basename "$(readlink -f "/sys/block/$blk/device/driver" 2>/dev/null)" 2>/dev/null || echo '?'), rotational: $(cat "/sys/block/$blk/queue/rotational" 2>/dev/null), scheduler: $(cat "/sys/block/$blk/queue/scheduler" 2>/dev/null), logical block: $(cat "/sys/block/$blk/queue/logical_block_size" 2>/dev/null)"
 	else
 		echo "scratch device: $src (no block device statistics: device I/O columns are 0)"
 	fi
@@ -33,8 +35,9 @@ machine_info() {
 	echo "  mpiexec: $(mpiexec --version 2>/dev/null | head -1)"
 	env | grep '^SBMA_' | sed 's/^/env: /'
 	git -C "$here/.." rev-parse --short HEAD 2>/dev/null | sed 's/^/commit: /'
-	git -C "$here/.." status --porcelain 2>/dev/null | grep -q . && echo "worktree: modified (uncommitted changes)"
+	git -C "$here/.." status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "worktree: modified (uncommitted changes)"
 	echo "command line: $cmdline"
+	echo "case timeout: $case_timeout s"
 }
 
 # ---- the memory cgroup -----------------------------------------------------
