@@ -125,7 +125,9 @@ real_prog() {
 # bandwidths of this run (MB/s); empty without them.
 floor_s() {
 	local rbw wbw
-	rbw=$(val fio seq_read MBps); wbw=$(val fio seq_write MBps)
+	# the faster of the run's two fio measurements (start, end)
+	rbw=$(printf '%s\n' "$(val fio seq_read MBps)" "$(val fio seq_read_end MBps)" | sort -g | tail -1)
+	wbw=$(printf '%s\n' "$(val fio seq_write MBps)" "$(val fio seq_write_end MBps)" | sort -g | tail -1)
 	[ -n "$rbw" ] || rbw=$(val evict_throughput raw_read MBps)
 	[ -n "$wbw" ] || wbw=$(val evict_throughput raw_write MBps)
 	[ -n "$rbw" ] && [ -n "$wbw" ] || return 0

@@ -2,7 +2,7 @@
 # (machine.txt), the memory cgroup the limited contenders run in, and the
 # swap file of the kernel contender (sourced by bench/run).
 
-sysf() { local v; v=$(tr -d '\n' < "$1" 2>/dev/null | xargs); echo "${v:-?}"; }
+sysf() { local v; v=$(tr -d '\n' 2>/dev/null < "$1" | xargs); echo "${v:-?}"; }
 
 machine_info() {
 	local dev src
