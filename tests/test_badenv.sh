@@ -144,7 +144,7 @@ good SBMA_READ lazy eager
 bad SBMA_DIRECT maybe 2 -1 $OVER
 good SBMA_DIRECT auto off
 any SBMA_DIRECT on
-for v in SBMA_VERBOSE SBMA_STATS SBMA_CHECK; do
+for v in SBMA_VERBOSE SBMA_STATS SBMA_CHECK SBMA_UNLOCKED_IO; do
 	bad $v maybe 2 -1 $OVER
 	good $v 0 no
 done

@@ -188,6 +188,7 @@ static const struct var vars[] = {
 	{ "SBMA_VERBOSE", K_WORD, "0", 0, OPT(verbose), bool_words, NULL, CFG(verbose) },
 	{ "SBMA_STATS", K_WORD, "0", 0, OPT(print_stats), bool_words, NULL, CFG(print_stats) },
 	{ "SBMA_CHECK", K_WORD, "0", 0, OPT(check), bool_words, NULL, NO_CFG },
+	{ "SBMA_UNLOCKED_IO", K_WORD, "1", 0, OPT(unlocked_io), bool_words, NULL, NO_CFG },
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 #define KEY_TMPDIR NVARS             /* env keys: vars[], then TMPDIR */
