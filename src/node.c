@@ -207,13 +207,18 @@ static void recover_locked(void)
 
 /* The thread that holds the lock, as glibc's robust mutex records it in
  * its lock word (0 elsewhere: unknown). */
-static pid_t lock_holder(void)
+static pid_t lock_holder_of(struct sbma_node_segment *s)
 {
 #if defined(__GLIBC__) && defined(FUTEX_TID_MASK)
-	return (pid_t)(__atomic_load_n(&seg->lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
+	return (pid_t)(__atomic_load_n(&s->lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
 #else
 	return -1;
 #endif
+}
+
+static pid_t lock_holder(void)
+{
+	return lock_holder_of(seg);
 }
 
 static void take_new_slot_locked(void);
@@ -808,27 +813,23 @@ static void sweep_stale(const char *host)
 		if (!s)
 			continue;
 		if (!check_existing(&st, s)) {
-			/* Only look: a job that lives reclaims its own dead. A
-			 * lock that cannot be had is not ours to repair, nor to
-			 * wait for: another job's process may hold it stopped
-			 * (SIGSTOP) for ever. */
-			int lr = pthread_mutex_trylock(&s->lock);
-			if (lr == EOWNERDEAD)
-				pthread_mutex_consistent(&s->lock);
-			else if (lr) {
-				sbma__os_munmap(s, sizeof *s);
-				continue;
-			}
+			/* Only look, never lock: another job's lock is not
+			 * ours to take (a stopped holder would hold up this
+			 * job's start, and a spoilt lock could harm it). A job
+			 * that lives reclaims its own dead. A segment whose lock
+			 * no live thread holds and whose slots are all dead can
+			 * never gain a process again: whoever locks it finds it
+			 * stale and removes it instead of joining. */
+			pid_t holder = lock_holder_of(s);
+			int held = holder < 0 || (holder > 0 && !(kill(holder, 0) != 0 && errno == ESRCH));
 			int live = 0;
-			for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
+			for (unsigned i = 0; i < SBMA_NODE_SLOTS && !held; i++)
 				live += s->slots[i].pid && slot_alive(&s->slots[i]);
-			if (!live && !s->closing) {
-				s->closing = 1;
+			if (!held && !live && !__atomic_exchange_n(&s->closing, 1, __ATOMIC_ACQ_REL)) {
 				shm_unlink(name);
 				if (sbma__opt.verbose)
 					sbma__log("node: removed the stale node segment /dev/shm%s", name);
 			}
-			pthread_mutex_unlock(&s->lock);
 		}
 		sbma__os_munmap(s, sizeof *s);
 	}
