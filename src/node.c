@@ -263,28 +263,22 @@ static void check_locked(void)
 			take_new_slot_locked();
 		}
 	}
-	if (me->start_time != my_copy.start_time) {
-		report_corrupt("a slot's start time", me->start_time, my_copy.start_time);
-		me->start_time = my_copy.start_time;
+#define REPAIR_MINE(field, what)                                                        \
+	if (me->field != my_copy.field) {                                               \
+		report_corrupt(what, (unsigned long long)me->field, (unsigned long long)my_copy.field); \
+		me->field = my_copy.field;                                              \
 	}
-	if (me->charged != my_copy.charged) {
-		report_corrupt("a slot's charge", me->charged, my_copy.charged);
-		me->charged = my_copy.charged;
-	}
-	if (me->want != my_copy.want) {
-		report_corrupt("the bytes a slot waits for", me->want, my_copy.want);
-		me->want = my_copy.want;
-	}
-	if (me->ticket != my_copy.ticket) {
-		report_corrupt("a slot's place in the wait queue", me->ticket, my_copy.ticket);
-		me->ticket = my_copy.ticket;
-	}
+	REPAIR_MINE(start_time, "a slot's start time");
+	REPAIR_MINE(charged, "a slot's charge");
+	REPAIR_MINE(want, "the bytes a slot waits for");
+	REPAIR_MINE(ticket, "a slot's place in the wait queue");
 	uint32_t state = __atomic_load_n(&me->state, __ATOMIC_RELAXED);
 	if (state != my_copy.state) {
 		report_corrupt("a slot's state", state, my_copy.state);
 		__atomic_store_n(&me->state, my_copy.state, __ATOMIC_RELAXED);
 	}
 #undef REPAIR
+#undef REPAIR_MINE
 	uint64_t total = 0;
 	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++)
 		if (seg->slots[i].pid)
@@ -486,8 +480,11 @@ static int anyone_may_free_locked(void)
 		/* A request not taken yet: its process has not looked (a
 		 * blocked one looks every millisecond or so). A round is
 		 * fruitless only once it has answered. */
-		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SBMA_SLOT_RUNNING ||
-		    __atomic_load_n(&s->release_req, __ATOMIC_ACQUIRE))
+		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+		/* Only a blocked process answers requests: one left behind
+		 * in the slot of a process that now waits itself never will. */
+		if (state == SBMA_SLOT_RUNNING ||
+		    (state == SBMA_SLOT_BLOCKED && __atomic_load_n(&s->release_req, __ATOMIC_ACQUIRE)))
 			return 1;
 	}
 	return 0;
