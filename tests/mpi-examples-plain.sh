@@ -35,27 +35,10 @@ for v in $(env | sed -n 's/^\(SBMA_[A-Z_]*\)=.*/\1/p'); do
 done
 unset EXAMPLE_CORRUPT
 
-# Open MPI refuses more ranks than cores without --oversubscribe and refuses
-# root without these two; `-x VAR` forwards a variable to the ranks (MPICH's
-# hydra needs neither and forwards the whole environment by itself). Open
-# MPI 4's launcher calls itself OpenRTE in --version. The launcher must be
-# of the MPI the examples were built with (MPI_FLAVOUR, from configure).
-launcher=mpich
-"$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi' && launcher=openmpi
-case ${MPI_FLAVOUR:-} in
-openmpi | mpich)
-	if [ "$launcher" != "$MPI_FLAVOUR" ]; then
-		echo "$0: $MPIEXEC launches $launcher programs, these are built with $MPI_FLAVOUR (make check MPIEXEC=...)" >&2
-		exit 99
-	fi
-	;;
-esac
-LAUNCH="$MPIEXEC -n $NP"
-if [ "$launcher" = openmpi ]; then
-	LAUNCH="$LAUNCH --oversubscribe -x EXAMPLE_CORRUPT"
-	: "${OMPI_ALLOW_RUN_AS_ROOT:=1}" "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:=1}"
-	export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-fi
+. "${top_srcdir:-.}/tests/mpi_launch.sh"
+# Open MPI forwards only the variables named with -x (hydra forwards the
+# whole environment).
+[ "$MPI_IS_OPENMPI" = 1 ] && LAUNCH="$LAUNCH -x EXAMPLE_CORRUPT"
 TIMEOUT=
 command -v timeout >/dev/null && TIMEOUT="timeout -k 10 60"
 

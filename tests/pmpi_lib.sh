@@ -38,28 +38,7 @@ for v in $(env | sed -n 's/^\(SBMA_[A-Z_]*\)=.*/\1/p'); do
 	unset "$v"
 done
 
-# The launcher must be of the MPI the programs were built with
-# (MPI_FLAVOUR, from configure through make check): Open MPI's (which
-# calls itself OpenRTE in --version) or MPICH's hydra.
-launcher=mpich
-"$MPIEXEC" --version 2>&1 | grep -qi 'open mpi\|openrte\|open-mpi' && launcher=openmpi
-case ${MPI_FLAVOUR:-} in
-openmpi | mpich)
-	if [ "$launcher" != "$MPI_FLAVOUR" ]; then
-		echo "$0: $MPIEXEC launches $launcher programs, these are built with $MPI_FLAVOUR (make check MPIEXEC=...)" >&2
-		exit 99
-	fi
-	;;
-esac
-if [ "$launcher" = openmpi ]; then
-	MPI_IS_OPENMPI=1
-	LAUNCH="$MPIEXEC -n $NP --oversubscribe"
-	: "${OMPI_ALLOW_RUN_AS_ROOT:=1}" "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:=1}"
-	export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-else
-	MPI_IS_OPENMPI=0
-	LAUNCH="$MPIEXEC -n $NP"
-fi
+. "$top_srcdir/tests/mpi_launch.sh"
 
 # forward VAR...: the launcher flags that pass the named variables (set in
 # this shell) to every rank. Unset and empty ones are left out: hydra's

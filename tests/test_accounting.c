@@ -214,10 +214,8 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
 	(void)argc;
-	tc_env_defaults(argv, defaults);
-	cfg = tc_config();
+	cfg = tc_start(argv, defaults, "test_accounting");
 	psz = cfg.page_size;
-	tc_print_config("test_accounting");
 	CU_TestInfo tests[] = {
 		{ "I/O counters add up", test_io_counts },
 		{ "budget holds (stats and kernel)", test_budget_holds },

@@ -188,6 +188,16 @@ static inline void tc_print_config(const char *prog)
 		c.read_policy == SBMA_READ_EAGER ? "eager" : "lazy");
 }
 
+/* The start of a test program: defaults for the SBMA_* variables the
+ * environment leaves unset (tc_env_defaults), then the engine's
+ * configuration, printed under the program's name and returned. */
+static inline struct sbma_config tc_start(char **argv, const char *const *defaults, const char *prog)
+{
+	tc_env_defaults(argv, defaults);
+	tc_print_config(prog);
+	return tc_config();
+}
+
 static inline double tc_now(void)
 {
 	struct timespec ts;

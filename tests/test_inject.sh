@@ -132,6 +132,18 @@ injected=0
 n_fatal_msgs=0
 start=$(date +%s)
 
+# note_stop_reason: after a run that stopped cleanly, its reason (the fatal
+# message, else SBMA's last line), with addresses and counts blanked, goes
+# to $tmp/reasons for the summary.
+note_stop_reason() {
+	if [ $fatal -eq 1 ]; then
+		grep -m1 '^sbma\[[0-9]*\]: fatal: ' "$tmp/err"
+	else
+		grep '^sbma\[[0-9]*\]: ' "$tmp/err" | grep -v 'fault injection: ' | tail -1
+	fi | sed "s/^sbma\[[0-9]*\]: //; s/0x[0-9a-f]*/ADDR/g; s/[0-9][0-9]* pages/N pages/g; s/\$/ (exit $rc)/" \
+		>>"$tmp/reasons"
+}
+
 # run LABEL ENV... : one run of prog_inject; sets rc, class.
 run() {
 	label=$1
@@ -168,14 +180,7 @@ while [ $i -lt "$RUNS" ]; do
 	correct) correct=$((correct + 1)) ;;
 	stopped)
 		stopped=$((stopped + 1))
-		# The reason (the fatal message, else SBMA's last line), for
-		# the summary below.
-		if [ $fatal -eq 1 ]; then
-			grep -m1 '^sbma\[[0-9]*\]: fatal: ' "$tmp/err"
-		else
-			grep '^sbma\[[0-9]*\]: ' "$tmp/err" | grep -v 'fault injection: ' | tail -1
-		fi | sed "s/^sbma\[[0-9]*\]: //; s/0x[0-9a-f]*/ADDR/g; s/[0-9][0-9]* pages/N pages/g; s/\$/ (exit $rc)/" \
-			>>"$tmp/reasons"
+		note_stop_reason
 		;;
 	corrupted) corrupted=$((corrupted + 1)) ;;
 	hung) hung=$((hung + 1)) ;;
@@ -249,12 +254,7 @@ while [ $j -lt "$HIGH" ]; do
 	correct) hc=$((hc + 1)) ;;
 	stopped)
 		hs=$((hs + 1))
-		if [ $fatal -eq 1 ]; then
-			grep -m1 '^sbma\[[0-9]*\]: fatal: ' "$tmp/err"
-		else
-			grep '^sbma\[[0-9]*\]: ' "$tmp/err" | grep -v 'fault injection: ' | tail -1
-		fi | sed "s/^sbma\[[0-9]*\]: //; s/0x[0-9a-f]*/ADDR/g; s/[0-9][0-9]* pages/N pages/g; s/\$/ (exit $rc)/" \
-			>>"$tmp/reasons"
+		note_stop_reason
 		;;
 	*) hx=$((hx + 1)) ;;
 	esac

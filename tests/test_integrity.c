@@ -431,10 +431,8 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "16M", NULL };
 	(void)argc;
-	tc_env_defaults(argv, defaults);
-	cfg = tc_config();
+	cfg = tc_start(argv, defaults, "test_integrity");
 	psz = cfg.page_size;
-	tc_print_config("test_integrity");
 	if (!psz || !cfg.budget) {
 		fprintf(stderr, "test_integrity: bad config\n");
 		return 1;

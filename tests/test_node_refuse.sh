@@ -24,6 +24,18 @@ expect_refusal() {
 	rm -f "$seg"
 }
 
+# leave_stale JOB SEGMENT ID: start a worker of JOB, kill it (SIGKILL) once
+# its segment exists; 0 if it left SEGMENT behind (stale: no live process).
+leave_stale() {
+	SBMA_JOB=$1 "$bin/prog_node_worker" -m 16 -s 100 -i "$3" &
+	p=$!
+	wait_for_segment "$2"
+	sleep 0.1
+	kill -KILL $p
+	wait $p 2>/dev/null
+	[ -e "$2" ]
+}
+
 # expect_untouched WHAT FILE SUM: FILE still has the checksum SUM (the job
 # neither wrote it nor removed it).
 expect_untouched() {
@@ -43,13 +55,7 @@ pre_created_by_another_user() {
 	as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	# A real segment to copy: a process of another job, killed.
 	real=$("$bin/prog_node_probe" name "$SBMA_JOB-real")
-	SBMA_JOB=$SBMA_JOB-real "$bin/prog_node_worker" -m 16 -s 100 -i 3 &
-	p=$!
-	wait_for_segment "$real"
-	sleep 0.1
-	kill -KILL $p
-	wait $p 2>/dev/null
-	if [ ! -e "$real" ]; then
+	if ! leave_stale "$SBMA_JOB-real" "$real" 3; then
 		fail "no segment left behind by a killed process (the test needs one)"
 		return
 	fi
@@ -133,13 +139,7 @@ head -c 200000 /dev/zero >"$seg" && chmod 644 "$seg"
 expect_refusal "mode 0644" "mode is not 0600"
 
 # A real segment left behind by a killed process: stale.
-"$bin/prog_node_worker" -m 16 -s 100 -i 3 &
-p=$!
-wait_for_segment "$seg"
-sleep 0.1
-kill -KILL $p
-wait $p 2>/dev/null
-if [ ! -e "$seg" ]; then
+if ! leave_stale "$SBMA_JOB" "$seg" 3; then
 	fail "no segment left behind by a killed process (the test needs one)"
 else
 	cp "$seg" "$SBMA_DIR/stale-copy"
@@ -166,13 +166,7 @@ fi
 # A stale segment of another job (its launcher's job name will never come
 # back) is removed when a job creates its segment.
 other=$("$bin/prog_node_probe" name "$SBMA_JOB-other")
-SBMA_JOB=$SBMA_JOB-other "$bin/prog_node_worker" -m 16 -s 100 -i 4 &
-p=$!
-wait_for_segment "$other"
-sleep 0.1
-kill -KILL $p
-wait $p 2>/dev/null
-if [ ! -e "$other" ]; then
+if ! leave_stale "$SBMA_JOB-other" "$other" 4; then
 	fail "no segment left behind by a killed process of another job (the test needs one)"
 else
 	"$bin/prog_node_worker" -m 4 -s 1 || fail "the worker after another job's crash failed"

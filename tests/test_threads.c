@@ -279,10 +279,8 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "16M", NULL };
 	(void)argc;
-	tc_env_defaults(argv, defaults);
-	cfg = tc_config();
+	cfg = tc_start(argv, defaults, "test_threads");
 	psz = cfg.page_size;
-	tc_print_config("test_threads");
 	if (psz < 4096 || psz % 4096) {
 		fprintf(stderr, "test_threads: page size %zu not a multiple of 4 KiB\n", psz);
 		return 1;

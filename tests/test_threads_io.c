@@ -274,10 +274,8 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "16M", NULL };
 	(void)argc;
-	tc_env_defaults(argv, defaults);
-	cfg = tc_config();
+	cfg = tc_start(argv, defaults, "test_threads_io");
 	psz = cfg.page_size;
-	tc_print_config("test_threads_io");
 	region_size = (3 * cfg.budget) & ~(psz - 1);
 	if (region_size > 96 * MiB)
 		region_size = 96 * MiB;
