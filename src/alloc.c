@@ -7,7 +7,8 @@
  * max_align_t). Disk space for the whole allocation is reserved before the
  * pointer is returned: a full disk is ENOMEM here, never a lost page later.
  * Fresh pages are holes in the memfd and read as zeros, so calloc costs
- * nothing extra.
+ * nothing extra. malloc may instead get a freed extent whose pages are
+ * still in RAM (cache.c); calloc never does.
  */
 #include "config.h"
 
@@ -30,7 +31,30 @@ static size_t pages_for(size_t size, int *overflow)
 	return (size + A.psz - 1) >> A.pshift;
 }
 
-static void *alloc_aligned(size_t align, size_t size)
+/* A new extent from the free list, with its disk space reserved; 0 or
+ * -errno. May drop the lock (*old) for the reservation. */
+static int new_extent_locked(size_t npages, size_t align, size_t size, size_t *first, sigset_t *old)
+{
+	int rc = sbma__region_alloc_locked(npages, align, size, first);
+	if (rc)
+		return rc;
+	uint64_t off = (uint64_t)*first << A.pshift, len = (uint64_t)npages << A.pshift;
+	if (sbma__opt.unlocked_io) {
+		/* fallocate can take milliseconds: not under the lock.
+		 * Until it is done the pages stay state 0 (a fault there
+		 * is not SBMA's), and no one else has the pointer. */
+		sbma__unlock(old);
+		rc = sbma__store_reserve(off, len);
+		sbma__lock(old);
+	} else {
+		rc = sbma__store_reserve(off, len);
+	}
+	if (rc)
+		sbma__region_remove_locked(sbma__region_find_locked(*first));
+	return rc;
+}
+
+static void *alloc_aligned(size_t align, size_t size, int zero)
 {
 	int rc = sbma__ensure_ready();
 	if (rc) {
@@ -46,24 +70,21 @@ static void *alloc_aligned(size_t align, size_t size)
 	sigset_t old;
 	sbma__lock(&old);
 	size_t first;
-	rc = sbma__region_alloc_locked(npages, align, size, &first);
-	if (!rc) {
-		uint64_t off = (uint64_t)first << A.pshift, len = (uint64_t)npages << A.pshift;
-		if (sbma__opt.unlocked_io) {
-			/* fallocate can take milliseconds: not under the lock.
-			 * Until it is done the pages stay state 0 (a fault there
-			 * is not SBMA's), and no one else has the pointer. */
-			sbma__unlock(&old);
-			rc = sbma__store_reserve(off, len);
-			sbma__lock(&old);
-		} else {
-			rc = sbma__store_reserve(off, len);
+	/* A cached extent has its disk space reserved and its states set. */
+	if (!zero && sbma__cache_take_locked(npages, align, size, &first)) {
+		rc = 0;
+	} else {
+		rc = new_extent_locked(npages, align, size, &first, &old);
+		if (rc == -ENOMEM && A.ncache) {
+			/* The cache may hold the address space or the disk
+			 * space that is missing. */
+			sbma__cache_drop_locked(SIZE_MAX);
+			rc = new_extent_locked(npages, align, size, &first, &old);
 		}
-		if (rc)
-			sbma__region_remove_locked(sbma__region_find_locked(first));
+		if (!rc)
+			memset(A.state + first, PG_ALLOC, npages);
 	}
 	if (!rc) {
-		memset(A.state + first, PG_ALLOC, npages);
 		sbma__st.allocated += size;
 		sbma__st.allocations++;
 	}
@@ -77,7 +98,7 @@ static void *alloc_aligned(size_t align, size_t size)
 
 void *sbma_malloc(size_t size)
 {
-	return alloc_aligned(0, size);
+	return alloc_aligned(0, size, 0);
 }
 
 void *sbma_calloc(size_t nmemb, size_t size)
@@ -87,7 +108,7 @@ void *sbma_calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_aligned(0, total);
+	return alloc_aligned(0, total, 1);
 }
 
 void *sbma_aligned_alloc(size_t alignment, size_t size)
@@ -96,7 +117,7 @@ void *sbma_aligned_alloc(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return alloc_aligned(alignment, size);
+	return alloc_aligned(alignment, size, 0);
 }
 
 int sbma_posix_memalign(void **memptr, size_t alignment, size_t size)
@@ -104,7 +125,7 @@ int sbma_posix_memalign(void **memptr, size_t alignment, size_t size)
 	if (!memptr || alignment < sizeof(void *) || (alignment & (alignment - 1)))
 		return EINVAL;
 	int saved = errno;
-	void *p = alloc_aligned(alignment, size);
+	void *p = alloc_aligned(alignment, size, 0);
 	int rc = p ? 0 : errno;
 	errno = saved;
 	if (p)
@@ -152,6 +173,22 @@ static void bad_pointer(const char *fn, const void *p, int inside)
 		sbma__die("%s(%p): invalid pointer (SBMA_CHECK=1)", fn, p);
 }
 
+/* Give back an extent that is in no list: its RAM and disk space (without
+ * the lock under SBMA_UNLOCKED_IO: the punches can take milliseconds, and
+ * no other thread can reach the extent), then the extent itself to the
+ * free list. */
+static void release_extent_locked(size_t first, size_t n, sigset_t *old)
+{
+	if (sbma__opt.unlocked_io) {
+		sbma__unlock(old);
+		sbma__vmm_free_space(first, n);
+		sbma__lock(old);
+	} else {
+		sbma__vmm_free_space(first, n);
+	}
+	sbma__region_give_back_locked(first, n);
+}
+
 void sbma_free(void *ptr)
 {
 	if (!ptr)
@@ -166,34 +203,28 @@ void sbma_free(void *ptr)
 	sbma__lock(&old);
 	struct sbma__region *r = idle_region_at_locked(ptr);
 	int inside = r ? 0 : inside_live_locked(ptr);
-	size_t first = 0, n = 0;
 	if (r) {
 		sbma__st.allocated -= r->size;
 		sbma__st.allocations--;
-		if (sbma__opt.unlocked_io) {
-			/* The hole punches (RAM and disk) after the lock: the
-			 * extent is in neither the table nor the free list
-			 * until they are done, so no one can reuse it. */
+		size_t first, n;
+		if (sbma__cache_put_locked(r)) {
+			/* Kept: what the cache holds beyond its bound goes,
+			 * oldest first. */
+			while (sbma__cache_pop_locked(1, &first, &n))
+				release_extent_locked(first, n, &old);
+		} else {
 			first = r->first;
 			n = r->npages;
 			sbma__vmm_free_states_locked(first, n);
 			sbma__region_unlink_locked(r);
-		} else {
-			sbma__vmm_free_locked(r->first, r->npages);
-			sbma__region_remove_locked(r);
+			release_extent_locked(first, n, &old);
 		}
+		sbma__node_sync_locked();
 #ifdef SBMA_DEBUG
 		sbma__vmm_audit_locked("free");
 #endif
 	}
 	sbma__unlock(&old);
-	if (n) {
-		sbma__vmm_free_space(first, n);
-		sbma__lock(&old);
-		sbma__region_give_back_locked(first, n);
-		sbma__node_sync_locked();
-		sbma__unlock(&old);
-	}
 	if (!r)
 		bad_pointer("free", ptr, inside);
 }

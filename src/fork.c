@@ -263,6 +263,11 @@ void sbma__fork_prepare(void)
 	/* Loads in flight without the lock (SBMA_UNLOCKED_IO) are writing
 	 * the memfd: let them finish; none can start while we hold it. */
 	sbma__vmm_wait_idle_locked();
+	/* Freed extents kept in RAM would be the parent's memfd pages in
+	 * the child, whose next malloc could take them: give them back
+	 * first (cache.c). */
+	if (sbma__state == SBMA_READY)
+		sbma__cache_drop_locked(SIZE_MAX);
 	fk.mask = old;
 	fk.saved_errno = saved;
 	fk.sync[0] = fk.sync[1] = -1;

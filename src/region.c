@@ -171,22 +171,32 @@ int sbma__region_alloc_locked(size_t npages, size_t align, size_t size, size_t *
 			memmove(e, e + 1, (A->nfree - i - 1) * sizeof *A->free);
 			A->nfree--;
 		}
-		/* Record the allocation, keeping the table sorted. */
-		size_t lo = 0, hi = A->nregions;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (A->regions[mid].first < start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		memmove(&A->regions[lo + 1], &A->regions[lo], (A->nregions - lo) * sizeof *A->regions);
-		A->regions[lo] = (struct sbma__region){.first = start, .npages = npages, .size = size};
-		A->nregions++;
+		sbma__region_insert_locked(start, npages, size); /* room made above */
 		*first = start;
 		return 0;
 	}
 	return -ENOMEM;
+}
+
+int sbma__region_insert_locked(size_t first, size_t npages, size_t size)
+{
+	struct sbma__arena *A = &sbma__A;
+	if (A->nregions == A->cap_regions &&
+	    grow((void **)&A->regions, &A->cap_regions, sizeof *A->regions))
+		return -ENOMEM;
+	/* Keep the table sorted. */
+	size_t lo = 0, hi = A->nregions;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (A->regions[mid].first < first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&A->regions[lo + 1], &A->regions[lo], (A->nregions - lo) * sizeof *A->regions);
+	A->regions[lo] = (struct sbma__region){.first = first, .npages = npages, .size = size};
+	A->nregions++;
+	return 0;
 }
 
 struct sbma__region *sbma__region_find_locked(size_t first)

@@ -193,7 +193,12 @@ enum {
 	PG_BUSY = 1u << 6,    /* in transit: being loaded, or written out, by a
 			       * thread that dropped the engine lock for the
 			       * I/O (SBMA_UNLOCKED_IO, vmm.c) */
+	PG_CACHED = 1u << 7,  /* freed, but its RAM kept for the next malloc
+			       * (cache.c); never with another bit */
 };
+
+/* The most freed extents the cache keeps (cache.c). */
+#define SBMA__CACHE_SLOTS 64
 
 /* One live allocation. */
 struct sbma__region {
@@ -231,6 +236,15 @@ struct sbma__arena {
 	size_t leaving;       /* of which being written out by an eviction */
 	uint32_t gen;         /* futex word: bumped when a load finishes */
 	uint32_t waiters;     /* threads asleep on gen */
+	/* Freed extents whose resident pages are kept for reuse (cache.c),
+	 * oldest first; neither allocated nor in the free list. */
+	struct sbma__extent cache[SBMA__CACHE_SLOTS];
+	size_t ncache;
+	size_t cache_pages;   /* pages of the cached extents */
+	size_t cache_res;     /* of which resident (PG_CACHED), counted in
+			       * sbma__st.resident */
+	uint64_t cache_hits;  /* mallocs served from the cache */
+	uint64_t cache_drops; /* cached extents given back (pressure, bound) */
 };
 extern struct sbma__arena sbma__A;
 
@@ -256,6 +270,30 @@ void sbma__region_remove_locked(struct sbma__region *r);
 void sbma__region_unlink_locked(struct sbma__region *r);
 void sbma__region_give_back_locked(size_t first, size_t npages);
 int sbma__region_resize_locked(struct sbma__region *r, size_t npages);
+/* Record [first, first+npages) (taken from elsewhere than the free list:
+ * the cache) as an allocation of size bytes; -ENOMEM if the table cannot
+ * grow. */
+int sbma__region_insert_locked(size_t first, size_t npages, size_t size);
+
+/* ---- cache.c: freed extents kept resident for the next malloc ---- */
+
+/* Keep the extent of r (a live allocation being freed, no page busy) in
+ * the cache instead of freeing it: 1 if kept (r is then gone from the
+ * table), 0 if the caller must free it as usual. */
+int sbma__cache_put_locked(struct sbma__region *r);
+/* Take a cached extent of npages (first page a multiple of align bytes)
+ * for a malloc of size bytes: its resident pages become writable and
+ * dirty, the rest plain allocated pages. 1 and *first if one was found. */
+int sbma__cache_take_locked(size_t npages, size_t align, size_t size, size_t *first);
+/* Take the oldest cached extent out if the cache is over its bound (over)
+ * or at all (!over): its pages are uncounted and state 0, the extent in
+ * no list; the caller gives its RAM and disk back (sbma__vmm_free_space)
+ * and then the extent (sbma__region_give_back_locked). 1 if one was. */
+int sbma__cache_pop_locked(int over, size_t *first, size_t *n);
+/* Drop cached extents, oldest first, until `pages` resident pages are
+ * dropped or none is left (SIZE_MAX: all); returns resident pages dropped.
+ * Punches under the lock. */
+size_t sbma__cache_drop_locked(size_t pages);
 
 /* ---- vmm.c: load, evict, touch, pin, discard, replacement ---- */
 
@@ -275,6 +313,13 @@ void sbma__vmm_free_locked(size_t first, size_t n);
  * extent, so no other thread can reach its pages). */
 void sbma__vmm_free_states_locked(size_t first, size_t n);
 void sbma__vmm_free_space(size_t first, size_t n);
+/* For the cache: close a freed allocation's pages like
+ * sbma__vmm_free_states_locked, but its resident pages keep their RAM and
+ * their count in the resident total, as PG_CACHED; returns them. */
+size_t sbma__vmm_cache_states_locked(size_t first, size_t n);
+/* The reverse, for a malloc served by the cache: every page becomes
+ * PG_ALLOC, the PG_CACHED ones resident, writable and dirty. */
+void sbma__vmm_reuse_states_locked(size_t first, size_t n);
 /* If a page of [first, first+n) is being loaded without the lock, sleep
  * until that load is done (the lock is dropped meanwhile, so anything the
  * caller looked up under it may have changed) and return 1; else 0. */

@@ -81,4 +81,18 @@ void sbma_print_stats(int fd)
 	line(fd, "wait_ms", s.wait_ns / 1000000, "ms");
 	line(fd, "node_waits", s.node_waits, "");
 	line(fd, "releases", s.releases, "");
+	/* The free-extent cache (cache.c): not in struct sbma_stats, whose
+	 * size is part of the ABI. */
+	uint64_t hits = 0, drops = 0, cached = 0;
+	if (sbma__state == SBMA_READY) {
+		sigset_t old;
+		sbma__lock(&old);
+		hits = sbma__A.cache_hits;
+		drops = sbma__A.cache_drops;
+		cached = (uint64_t)sbma__A.cache_res << sbma__A.pshift;
+		sbma__unlock(&old);
+	}
+	line(fd, "cache_hits", hits, "");
+	line(fd, "cache_drops", drops, "");
+	line(fd, "cached", cached, "B");
 }

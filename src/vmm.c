@@ -6,11 +6,13 @@
  *   - PG_RW implies PG_RES; PG_DIRTY implies PG_RES or PG_BUSY (a dirty
  *     page being written out); PG_BUSY excludes PG_RES, and busy pages
  *     count as resident in sbma__st.resident; a page without PG_ALLOC
- *     has no other bit and no pin.
+ *     has no other bit and no pin, except PG_CACHED alone: a freed page
+ *     kept in RAM by the cache (cache.c), PROT_NONE, counted in
+ *     sbma__st.resident and in sbma__A.cache_res.
  *   - The application view's protection of a page is PROT_NONE without
  *     PG_RES, PROT_READ with PG_RES, PROT_READ|PROT_WRITE with PG_RW.
- *   - A resident page's data is in the memfd; a non-resident page's memfd
- *     range is a hole. A page's data is in the store iff PG_DISK and not
+ *   - A resident (or cached) page's data is in the memfd; any other
+ *     page's memfd range is a hole. A page's data is in the store iff PG_DISK and not
  *     PG_DIRTY, or it is a never-written page (no PG_DISK: reads as zeros).
  *   - sbma__st.resident/dirty/pinned are the counts of such pages times the
  *     page size; sbma__A.runs is the number of protection runs of the
@@ -454,6 +456,7 @@ int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember)
 int64_t sbma__vmm_evict_all_locked(int remember)
 {
 	ST.evictions++;
+	sbma__cache_drop_locked(SIZE_MAX);
 	int64_t total = 0;
 	for (size_t r = 0; r < A.nregions; r++) {
 		int64_t w = evict_filtered(A.regions[r].first, A.regions[r].npages, remember, NULL, NULL);
@@ -525,9 +528,15 @@ static int oldest_filter(size_t target, size_t lo, size_t hi, struct age_filter 
  */
 static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 {
+	/* Freed pages kept for reuse go first: their data is dead, so
+	 * dropping them writes nothing. */
+	size_t dropped = sbma__cache_drop_locked(target);
 	struct age_filter f;
-	if (oldest_filter(target, lo, hi, &f))
-		return 0;
+	if (dropped >= target || oldest_filter(target - dropped, lo, hi, &f)) {
+		if (dropped)
+			sbma__node_sync_locked();
+		return (int64_t)dropped;
+	}
 	size_t before = ST.pages_evicted;
 	ST.evictions++;
 	for (size_t r = 0; r < A.nregions; r++) {
@@ -539,7 +548,7 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 		}
 	}
 	sbma__node_sync_locked();
-	return (int64_t)(ST.pages_evicted - before);
+	return (int64_t)(ST.pages_evicted - before + dropped);
 }
 
 int64_t sbma__vmm_evict_oldest_locked(size_t pages, int remember)
@@ -622,6 +631,8 @@ static int evict_oldest_unlocked(size_t target, size_t lo, size_t hi)
 static int room_unlocked(size_t need, size_t lo, size_t hi)
 {
 	uint64_t budget = sbma__opt.budget;
+	if (ST.resident + bytes(need) > budget && A.ncache)
+		sbma__cache_drop_locked((size_t)((ST.resident + bytes(need) - budget) >> A.pshift));
 	if (ST.resident + bytes(need) <= budget)
 		return 0;
 	/* Pages already on their way out will make the room: wait for them
@@ -661,6 +672,12 @@ static int make_room(size_t need, size_t lo, size_t hi)
 {
 	if (sbma__node_active()) {
 		uint64_t room = sbma__node_room_locked();
+		if (room < bytes(need) && A.ncache) {
+			/* Dropping cached pages keeps their charge: room
+			 * without asking the node. */
+			sbma__cache_drop_locked((size_t)((bytes(need) - room) >> A.pshift) + 1);
+			room = sbma__node_room_locked();
+		}
 		if (room >= bytes(need))
 			return 0;
 		struct own_range o = {lo, hi};
@@ -901,20 +918,69 @@ int sbma__vmm_discard_locked(size_t first, size_t n)
 	return 0;
 }
 
-void sbma__vmm_free_states_locked(size_t first, size_t n)
+/* Close the pages of a freed allocation and clear their states; with
+ * keep, the resident ones become PG_CACHED (RAM kept, still counted as
+ * resident). Returns the pages kept. */
+static size_t close_freed(size_t first, size_t n, int keep)
 {
 	if (A.loading && any_page_has(first, first + n, PG_BUSY))
 		sbma__die("free of SBMA pages %zu..%zu while one is being loaded", first, first + n - 1);
+	/* Marked before set_level clears PG_RES (it keeps other bits). */
+	if (keep)
+		for (size_t i = first; i < first + n; i++)
+			if (A.state[i] & PG_RES)
+				A.state[i] |= PG_CACHED;
 	int rc = set_level_retry(first, n, LVL_NONE);
 	if (rc)
 		sbma__die("cannot protect freed SBMA memory at %p: %s", (void *)app_addr(first), strerror(-rc));
+	size_t kept = 0;
 	for (size_t i = first; i < first + n; i++) {
 		if (A.state[i] & PG_DIRTY)
 			ST.dirty -= bytes(1);
 		if (A.pins[i])
 			ST.pinned -= bytes(1);
 		A.pins[i] = 0;
-		A.state[i] = 0;
+		A.state[i] &= PG_CACHED;
+		kept += A.state[i] != 0;
+	}
+	A.cache_res += kept;
+	sbma__stats_resident_add((int64_t)bytes(kept));
+	return kept;
+}
+
+void sbma__vmm_free_states_locked(size_t first, size_t n)
+{
+	close_freed(first, n, 0);
+}
+
+size_t sbma__vmm_cache_states_locked(size_t first, size_t n)
+{
+	return close_freed(first, n, 1);
+}
+
+void sbma__vmm_reuse_states_locked(size_t first, size_t n)
+{
+	for (size_t i = first; i < first + n;) {
+		if (!(A.state[i] & PG_CACHED)) {
+			A.state[i++] = PG_ALLOC;
+			continue;
+		}
+		size_t a = i;
+		for (; i < first + n && (A.state[i] & PG_CACHED); i++)
+			A.state[i] = PG_ALLOC;
+		/* set_level counts them resident again. */
+		A.cache_res -= i - a;
+		sbma__stats_resident_add(-(int64_t)bytes(i - a));
+		if (set_level_retry(a, i - a, LVL_RW)) {
+			/* Left closed: then they must read as a fresh page
+			 * would (a hole), and fault in as one. */
+			drop_ram_or_die(a, i - a, "malloc");
+			continue;
+		}
+		/* Writable pages must be dirty: writes are not seen. */
+		mark_dirty(a, i - a);
+		for (size_t k = a; k < i; k++)
+			A.stamp[k] = A.clock;
 	}
 }
 
@@ -1144,6 +1210,21 @@ void sbma__vmm_audit_locked(const char *where)
 	}
 	if (next < A.npages)
 		runs += prev != LVL_NONE;
+	size_t cached = 0, cpages = 0;
+	for (size_t c = 0; c < A.ncache; c++) {
+		const struct sbma__extent *e = &A.cache[c];
+		for (size_t i = e->first; i < e->first + e->npages; i++) {
+			if ((A.state[i] & ~PG_CACHED) || A.pins[i])
+				sbma__die("audit (%s): cached page %zu has state 0x%x pins %u", where, i,
+					  A.state[i], A.pins[i]);
+			cached += A.state[i] == PG_CACHED;
+		}
+		cpages += e->npages;
+	}
+	if (cached != A.cache_res || cpages != A.cache_pages)
+		sbma__die("audit (%s): the cache holds %zu resident pages of %zu, the counters say %zu of %zu",
+			  where, cached, cpages, A.cache_res, A.cache_pages);
+	res += cached;
 	if (busy != A.loading || A.leaving > A.loading)
 		sbma__die("audit (%s): %zu pages are in transit, the counters say %zu (%zu leaving)", where, busy,
 			  A.loading, A.leaving);
