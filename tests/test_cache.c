@@ -16,9 +16,14 @@
  *     process with SIGSEGV (a forked child tries it).
  *   - fork: the parent gives its cache back before the child copies, so
  *     the child holds no resident memory it did not copy.
+ *   - threads: four threads each keep two blocks of 1-6 MiB (more than the
+ *     budget in all), and free, malloc, fill and check them whole, so that
+ *     reuse, drops under pressure and evictions of reused (dirty) pages run
+ *     at once; every byte must read back as written.
  * Run alone it uses SBMA_BUDGET=32M (the cache bound is then 4 MiB).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -226,6 +231,58 @@ static void test_fork(void)
 	sbma_free(r);
 }
 
+#define NTHREADS 4
+
+static void *churn(void *arg)
+{
+	uint64_t t = (uint64_t)(intptr_t)arg, rs = 991 + t * 7919;
+	struct {
+		char *p;
+		size_t n;
+		uint64_t ver;
+	} b[2] = {{0}};
+	size_t bad = 0;
+	for (uint64_t i = 1; i <= 40 && !bad; i++) {
+		int k = (int)(i & 1);
+		if (b[k].p) {
+			bad += tc_check(b[k].p, b[k].n, 100 + t, b[k].ver, 0, "churn");
+			sbma_free(b[k].p);
+		}
+		b[k].n = (1 + tc_rand(&rs) % 6) * MiB - (tc_rand(&rs) % 4) * psz;
+		b[k].ver = i;
+		b[k].p = sbma_malloc(b[k].n);
+		if (!b[k].p)
+			return (void *)(intptr_t)1;
+		tc_fill(b[k].p, b[k].n, 100 + t, i, 0);
+	}
+	for (int k = 0; k < 2; k++)
+		if (b[k].p) {
+			bad += tc_check(b[k].p, b[k].n, 100 + t, b[k].ver, 0, "churn, end");
+			sbma_free(b[k].p);
+		}
+	return (void *)(intptr_t)(bad != 0);
+}
+
+static void test_threads(void)
+{
+	empty_cache();
+	struct sbma_stats s0 = tc_stats();
+	pthread_t th[NTHREADS];
+	for (intptr_t t = 0; t < NTHREADS; t++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, churn, (void *)t), 0);
+	for (int t = 0; t < NTHREADS; t++) {
+		void *rc;
+		CU_ASSERT_EQUAL(pthread_join(th[t], &rc), 0);
+		CU_ASSERT_PTR_NULL(rc);
+	}
+	struct sbma_stats s1 = tc_stats();
+	CU_ASSERT_EQUAL(s1.allocations, s0.allocations);
+	CU_ASSERT(print_stat("cache_hits") > 0);
+	CU_ASSERT(s1.pages_evicted > s0.pages_evicted); /* there was pressure */
+	CU_ASSERT(sbma_evict_all() >= 0);
+	CU_ASSERT_EQUAL(tc_stats().resident, 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
@@ -238,6 +295,7 @@ int main(int argc, char **argv)
 		{ "cached pages go first under pressure", test_pressure },
 		{ "use after free still faults", test_use_after_free },
 		{ "fork gives the cache back", test_fork },
+		{ "threads: reuse, drops and evictions at once", test_threads },
 		CU_TEST_INFO_NULL,
 	};
 	return tc_run("cache", tests);
