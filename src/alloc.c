@@ -79,6 +79,7 @@ static void *alloc_aligned(size_t align, size_t size, int zero)
 			/* The cache may hold the address space or the disk
 			 * space that is missing. */
 			sbma__cache_drop_locked(SIZE_MAX);
+			sbma__node_sync_locked();
 			rc = new_extent_locked(npages, align, size, &first, &old);
 		}
 		if (!rc)

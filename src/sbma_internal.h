@@ -292,7 +292,8 @@ int sbma__cache_take_locked(size_t npages, size_t align, size_t size, size_t *fi
 int sbma__cache_pop_locked(int over, size_t *first, size_t *n);
 /* Drop cached extents, oldest first, until `pages` resident pages are
  * dropped or none is left (SIZE_MAX: all); returns resident pages dropped.
- * Punches under the lock. */
+ * Punches under the lock. The node charge stays (the caller syncs, or
+ * uses it as room for a load). */
 size_t sbma__cache_drop_locked(size_t pages);
 
 /* ---- vmm.c: load, evict, touch, pin, discard, replacement ---- */
