@@ -345,8 +345,10 @@ int sbma__store_read_to_file_async(int fd, uint64_t off, uint64_t len)
 	while (flying) {
 		uint64_t tag;
 		int64_t r;
-		if (sbma__os_aio_wait(bounce[k].aio, &tag, &r))
-			sbma__die("cannot wait for a read in flight from the backing file");
+		int w = sbma__os_aio_wait(bounce[k].aio, &tag, &r);
+		if (w)
+			sbma__die("cannot wait for a read in flight from the backing file into the buffer at %p: %s",
+				  (void *)bounce[k].buf, strerror(-w));
 		flying--;
 	}
 	__atomic_store_n(&bounce[k].taken, 0, __ATOMIC_RELEASE);

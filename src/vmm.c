@@ -19,12 +19,12 @@
  * Everything here runs with the engine lock held, from API calls or from the
  * fault handler; so nothing here allocates, uses stdio, or touches the
  * application view (it would fault on our own lock). Data moves through the
- * manager view only.
+ * manager view, or the memfd's descriptor (loads, store.c), only.
  *
  * Two exceptions (SBMA_UNLOCKED_IO=on, the default; docs/design.md,
  * "Locking"): a fault that must read from the store claims its pages under
  * the lock (PG_BUSY, counted as resident so that the budget sees them),
- * drops the lock for the read into the manager view, and takes it again to
+ * drops the lock for the read into the memfd, and takes it again to
  * open the application view (load_run_unlocked); and the evictions that
  * make room for a fault close their victims and mark them PG_BUSY under the
  * lock, write and punch them without it, and settle their states under it
