@@ -20,7 +20,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,13 +80,13 @@ int sbma__os_munmap(void *addr, size_t len)
  * signal or a partial device write can never silently lose data. A
  * zero-byte transfer before the end means the file is shorter than the
  * caller believes, which is corruption of our own bookkeeping: -EIO. */
-static int transfer_full(int fd, char *p, size_t len, off_t off, int write)
+static int transfer_full(int fd, char *p, size_t len, off_t off, int write, int inject)
 {
 	int saved = errno;
 	while (len > 0) {
 		size_t want = len;
 		ssize_t n;
-		int fake_ = FAKE(write ? SBMA__FI_PWRITE : SBMA__FI_PREAD);
+		int fake_ = inject ? FAKE(write ? SBMA__FI_PWRITE : SBMA__FI_PREAD) : 0;
 		if (fake_ == SBMA__FI_SHORT && len >= 2 * sbma__os_page_size())
 			want = (len / 2) & ~(sbma__os_page_size() - 1); /* whole pages: O_DIRECT */
 		if (fake_ > 0) {
@@ -109,12 +112,74 @@ static int transfer_full(int fd, char *p, size_t len, off_t off, int write)
 
 int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off)
 {
-	return transfer_full(fd, buf, len, off, 0);
+	return transfer_full(fd, buf, len, off, 0, 1);
 }
 
 int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-	return transfer_full(fd, (char *)buf, len, off, 1);
+	return transfer_full(fd, (char *)buf, len, off, 1, 1);
+}
+
+/* Not a device transfer (a file in RAM, the memfd): the injected pwrite
+ * failures stand for a failing disk and are not made here. */
+int sbma__os_pwrite_ram_full(int fd, const void *buf, size_t len, off_t off)
+{
+	return transfer_full(fd, (char *)buf, len, off, 1, 0);
+}
+
+/* Kernel AIO, by raw system calls (no libaio): with O_DIRECT the read
+ * runs on the device while the caller copies the one before. A context
+ * belongs to the process that made it (a forked child must make its own). */
+int sbma__os_aio_setup(unsigned nr, uint64_t *ctx)
+{
+	SAVE_ERRNO;
+	aio_context_t c = 0;
+	int rc = syscall(SYS_io_setup, nr, &c) != 0;
+	*ctx = c;
+	RETURN_ERRNO(rc);
+}
+
+/* Submit one read of len bytes at off into buf; tag comes back from
+ * sbma__os_aio_wait. An injected pread failure refuses the submission (the
+ * caller then reads synchronously, through the injection again). */
+int sbma__os_aio_read(uint64_t ctx, int fd, void *buf, size_t len, off_t off, uint64_t tag)
+{
+	SAVE_ERRNO;
+	int fake_;
+	struct iocb cb;
+	struct iocb *cbs[1] = {&cb};
+	memset(&cb, 0, sizeof cb);
+	cb.aio_data = tag;
+	cb.aio_lio_opcode = IOCB_CMD_PREAD;
+	cb.aio_fildes = (uint32_t)fd;
+	cb.aio_buf = (uint64_t)(uintptr_t)buf;
+	cb.aio_nbytes = len;
+	cb.aio_offset = off;
+	long rc;
+	do
+		rc = CALL(SBMA__FI_PREAD, syscall(SYS_io_submit, (aio_context_t)ctx, 1L, cbs));
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		errno = EAGAIN;
+	RETURN_ERRNO(rc != 1);
+}
+
+/* Wait for one submitted read: its tag, and its result (bytes or -errno). */
+int sbma__os_aio_wait(uint64_t ctx, uint64_t *tag, int64_t *res)
+{
+	SAVE_ERRNO;
+	struct io_event ev;
+	long rc;
+	do
+		rc = syscall(SYS_io_getevents, (aio_context_t)ctx, 1L, 1L, &ev, NULL);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 1) {
+		*tag = ev.data;
+		*res = ev.res;
+	} else if (rc == 0) {
+		errno = EIO;
+	}
+	RETURN_ERRNO(rc != 1);
 }
 
 int sbma__os_punch(int fd, off_t off, off_t len)

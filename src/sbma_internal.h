@@ -34,6 +34,12 @@ int sbma__os_munmap(void *addr, size_t len);
 /* Full-length positional I/O: loops over short transfers and EINTR. */
 int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off);
 int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+/* The same into a file that lives in RAM (the memfd): no fault injection. */
+int sbma__os_pwrite_ram_full(int fd, const void *buf, size_t len, off_t off);
+/* Kernel AIO reads (io_setup, io_submit, io_getevents). */
+int sbma__os_aio_setup(unsigned nr, uint64_t *ctx);
+int sbma__os_aio_read(uint64_t ctx, int fd, void *buf, size_t len, off_t off, uint64_t tag);
+int sbma__os_aio_wait(uint64_t ctx, uint64_t *tag, int64_t *res);
 int sbma__os_punch(int fd, off_t off, off_t len);
 int sbma__os_reserve(int fd, off_t off, off_t len);
 /* Wait until [off, off+len) of a file written with buffered I/O is on the
@@ -177,6 +183,10 @@ int sbma__store_release(uint64_t off, uint64_t len);
 /* Full-length transfers between buf and the store; _async: handler-safe. */
 int sbma__store_write_async(const void *buf, uint64_t off, uint64_t len);
 int sbma__store_read_async(void *buf, uint64_t off, uint64_t len);
+/* Read [off, off+len) of the store into the same range of the file fd (the
+ * memfd) through a bounce buffer; -EAGAIN if none is free (the caller then
+ * reads into its mapping with sbma__store_read_async). _async. */
+int sbma__store_read_to_file_async(int fd, uint64_t off, uint64_t len);
 int sbma__store_fd(void);
 int sbma__store_is_direct(void);
 

@@ -16,6 +16,22 @@
  * cache keeps no second copy of evicted data that the budget would not see.
  * Where it does not, I/O is buffered and the cached copy is dropped after
  * each transfer (best effort).
+ *
+ * Reads for loads go through bounce buffers: pread from the store into
+ * private memory that stays mapped, then pwrite into the memfd. Read
+ * straight into the manager view, the destination is a hole of the memfd,
+ * and the kernel faults in, zeroes and maps every 4 KiB page of it one at
+ * a time inside the read (get_user_pages), before the device starts, and
+ * the mapping has to be zapped again after; a pwrite into the memfd
+ * allocates the pages without zeroing them (they are overwritten whole)
+ * and maps nothing. A run longer than one chunk is read in chunks, with up
+ * to BOUNCE_CHUNKS reads in flight (kernel AIO, O_DIRECT only) while the
+ * one before is copied into the memfd: the device never waits for the copy.
+ * The price: BOUNCE_SLOTS buffers of BOUNCE_CHUNKS * BOUNCE_CHUNK bytes
+ * (anonymous memory outside the budget, mapped at the first read that
+ * needs one). A read that finds every buffer taken (threads loading at
+ * once, SBMA_UNLOCKED_IO) or cannot map one goes straight into the manager
+ * view as before.
  */
 #include "config.h"
 
@@ -23,6 +39,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +48,16 @@
 static int store_fd = -1;
 static int store_direct;     /* O_DIRECT in effect */
 static int store_can_reserve = 1;
+
+#define BOUNCE_SLOTS 2
+#define BOUNCE_CHUNKS 4
+#define BOUNCE_CHUNK ((size_t)1 << 20)
+static struct {
+	char *buf;    /* BOUNCE_CHUNKS * BOUNCE_CHUNK bytes */
+	uint64_t aio; /* AIO context of this slot, 0 if none */
+	pid_t aio_pid;
+	int taken;
+} bounce[BOUNCE_SLOTS];
 
 /* The random part of a fallback name: unknown to other users in advance.
  * Under an injected O_TMPFILE refusal (a test of this path) it is the
@@ -228,6 +255,105 @@ int sbma__store_read_async(void *buf, uint64_t off, uint64_t len)
 		rc = sbma__os_pread_full(store_fd, buf, len, (off_t)off);
 	if (rc == 0 && !store_direct)
 		posix_fadvise(store_fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+	return rc;
+}
+
+/* A free bounce slot, its buffer mapped on first use, or -1. */
+static int bounce_claim(void)
+{
+	for (int k = 0; k < BOUNCE_SLOTS; k++) {
+		if (__atomic_exchange_n(&bounce[k].taken, 1, __ATOMIC_ACQUIRE))
+			continue;
+		if (!bounce[k].buf) {
+			int err;
+			bounce[k].buf = sbma__os_mmap(NULL, BOUNCE_CHUNKS * BOUNCE_CHUNK, PROT_READ | PROT_WRITE,
+						      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &err);
+			if (!bounce[k].buf) {
+				__atomic_store_n(&bounce[k].taken, 0, __ATOMIC_RELEASE);
+				return -1;
+			}
+		}
+		return k;
+	}
+	return -1;
+}
+
+/* The slot's AIO context, made on first use and again in a forked child
+ * (contexts are not inherited); 0 where AIO is not available. */
+static uint64_t bounce_aio(int k)
+{
+	pid_t pid = getpid();
+	if (bounce[k].aio_pid != pid) {
+		uint64_t ctx;
+		bounce[k].aio = sbma__os_aio_setup(BOUNCE_CHUNKS, &ctx) == 0 ? ctx : 0;
+		bounce[k].aio_pid = pid;
+	}
+	return bounce[k].aio;
+}
+
+/* Chunk c of a bounced read: in flight (submitted), done, or to be read
+ * synchronously (never submitted, or came back short or failed: the
+ * synchronous read has the error handling and the O_DIRECT fallback). */
+enum { CH_SYNC, CH_FLIGHT, CH_DONE };
+
+int sbma__store_read_to_file_async(int fd, uint64_t off, uint64_t len)
+{
+	int k = bounce_claim();
+	if (k < 0)
+		return -EAGAIN;
+	uint64_t nch = (len + BOUNCE_CHUNK - 1) / BOUNCE_CHUNK;
+	uint64_t ctx = store_direct && nch > 1 ? bounce_aio(k) : 0;
+	int st[BOUNCE_CHUNKS];
+	int64_t res[BOUNCE_CHUNKS];
+	uint64_t sub = 0, flying = 0;
+	int rc = 0;
+	for (uint64_t c = 0; c < nch && !rc; c++) {
+		/* Keep the next chunks' reads in flight, each in its own
+		 * part of the buffer: chunk c + BOUNCE_CHUNKS reuses chunk
+		 * c's, and is submitted once c has been copied. */
+		for (; sub < nch && sub < c + BOUNCE_CHUNKS; sub++) {
+			uint64_t o = sub * BOUNCE_CHUNK, n = len - o < BOUNCE_CHUNK ? len - o : BOUNCE_CHUNK;
+			int b = (int)(sub % BOUNCE_CHUNKS);
+			st[b] = CH_SYNC;
+			if (ctx && sbma__os_aio_read(ctx, store_fd, bounce[k].buf + b * BOUNCE_CHUNK, n,
+						     (off_t)(off + o), sub) == 0) {
+				st[b] = CH_FLIGHT;
+				flying++;
+			} else {
+				ctx = 0; /* the rest synchronously */
+			}
+		}
+		int b = (int)(c % BOUNCE_CHUNKS);
+		while (st[b] == CH_FLIGHT && !rc) {
+			uint64_t tag;
+			int64_t r;
+			rc = sbma__os_aio_wait(bounce[k].aio, &tag, &r);
+			if (!rc) {
+				st[tag % BOUNCE_CHUNKS] = CH_DONE;
+				res[tag % BOUNCE_CHUNKS] = r;
+				flying--;
+			}
+		}
+		uint64_t o = c * BOUNCE_CHUNK, n = len - o < BOUNCE_CHUNK ? len - o : BOUNCE_CHUNK;
+		char *buf = bounce[k].buf + b * BOUNCE_CHUNK;
+		if (!rc && (st[b] != CH_DONE || res[b] != (int64_t)n))
+			rc = sbma__store_read_async(buf, off + o, n);
+		if (!rc)
+			rc = sbma__os_pwrite_ram_full(fd, buf, n, (off_t)(off + o));
+	}
+	/* Never give the buffer back with a read still landing in it. */
+	while (flying) {
+		uint64_t tag;
+		int64_t r;
+		int w = sbma__os_aio_wait(bounce[k].aio, &tag, &r);
+		if (w)
+			sbma__die("cannot wait for a read in flight from the backing file into the buffer at %p: %s",
+				  (void *)bounce[k].buf, strerror(-w));
+		flying--;
+	}
+	__atomic_store_n(&bounce[k].taken, 0, __ATOMIC_RELEASE);
+	/* -EAGAIN means "no buffer" to the caller; the store never returns
+	 * it, but a retry through the mapping would be harmless anyway. */
 	return rc;
 }
 

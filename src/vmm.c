@@ -21,12 +21,12 @@
  * Everything here runs with the engine lock held, from API calls or from the
  * fault handler; so nothing here allocates, uses stdio, or touches the
  * application view (it would fault on our own lock). Data moves through the
- * manager view only.
+ * manager view, or the memfd's descriptor (loads, store.c), only.
  *
  * Two exceptions (SBMA_UNLOCKED_IO=on, the default; docs/design.md,
  * "Locking"): a fault that must read from the store claims its pages under
  * the lock (PG_BUSY, counted as resident so that the budget sees them),
- * drops the lock for the read into the manager view, and takes it again to
+ * drops the lock for the read into the memfd, and takes it again to
  * open the application view (load_run_unlocked); and the evictions that
  * make room for a fault close their victims and mark them PG_BUSY under the
  * lock, write and punch them without it, and settle their states under it
@@ -725,12 +725,13 @@ static void tally_read(const struct tally *t)
 }
 
 /* Read the on-disk pages among [first, first+n) (all non-resident) into the
- * manager view, in runs. Returns pages read or -errno. Touches nothing
+ * memfd, in runs: through a bounce buffer (store.c), or into the manager
+ * view when none is free. Returns pages read or -errno. Touches nothing
  * shared but the memfd range of these pages: safe without the lock on busy
  * pages. */
 static int64_t fill(size_t first, size_t n, struct tally *t)
 {
-	size_t got = 0;
+	size_t got = 0, mapped = 0;
 	for (size_t c = first; c < first + n;) {
 		if (!state_has(c, PG_DISK)) {
 			c++;
@@ -740,7 +741,11 @@ static int64_t fill(size_t first, size_t n, struct tally *t)
 		while (d < first + n && state_has(d, PG_DISK))
 			d++;
 		uint64_t t0 = sbma__os_now_ns();
-		int rc = sbma__store_read_async(mgr_addr(c), bytes(c), bytes(d - c));
+		int rc = A.memfd < 0 ? -EAGAIN : sbma__store_read_to_file_async(A.memfd, bytes(c), bytes(d - c));
+		if (rc == -EAGAIN) {
+			rc = sbma__store_read_async(mgr_addr(c), bytes(c), bytes(d - c));
+			mapped += d - c;
+		}
 		t->ns += sbma__os_now_ns() - t0;
 		t->calls++;
 		if (rc) {
@@ -751,7 +756,7 @@ static int64_t fill(size_t first, size_t n, struct tally *t)
 		got += d - c;
 		c = d;
 	}
-	if (got) {
+	if (mapped) {
 		/* The manager view's page-table entries would make the kernel
 		 * count these pages twice in RSS; the data stays in the
 		 * memfd. */
