@@ -744,6 +744,36 @@ static int64_t fill(size_t first, size_t n, struct tally *t)
 }
 
 /*
+ * Allocate the memfd pages behind the never-written pages of [first,
+ * first+n) (non-resident, claimed by this load) in one fallocate per run,
+ * when n >= 2: a run that long exists only because readahead saw
+ * sequential faults, so the program is about to touch all of it, and one
+ * call costs less than the page fault per OS page the program would
+ * otherwise take to allocate them (docs/performance.md, "First touch"). A
+ * single page is left to the program's faults: one random touch needs one
+ * OS page, not the SBMA page's sixteen. A failure is harmless: the
+ * program's faults allocate what is missing, as without this. Touches
+ * only the memfd range of these pages: safe without the lock on busy
+ * pages.
+ */
+static void prefill_fresh(size_t first, size_t n)
+{
+	if (n < 2 || A.memfd < 0)
+		return;
+	for (size_t c = first; c < first + n;) {
+		if (state_has(c, PG_DISK)) {
+			c++;
+			continue;
+		}
+		size_t d = c;
+		while (d < first + n && !state_has(d, PG_DISK))
+			d++;
+		sbma__os_reserve(A.memfd, (off_t)bytes(c), (off_t)bytes(d - c));
+		c = d;
+	}
+}
+
+/*
  * Make the non-resident pages of [first, first+n) resident with level lvl
  * (all must be allocated and non-resident). Budget room must be made by the
  * caller. Returns pages that needed I/O, or -errno.
@@ -755,6 +785,8 @@ static int64_t load_run(size_t first, size_t n, int lvl)
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
 	tally_read(&t);
+	if (io >= 0)
+		prefill_fresh(first, n);
 	return io < 0 ? io : finish_load(first, n, lvl, io);
 }
 
@@ -774,6 +806,8 @@ static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
 	sbma__unlock_async();
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
+	if (io >= 0)
+		prefill_fresh(first, n);
 	sbma__lock_async();
 	tally_read(&t);
 	/* Busy no more; set_level in finish_load counts them resident
