@@ -70,6 +70,14 @@ void *sbma__os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Which OS pages of [addr, addr+len) have RAM behind them (for the memfd
+ * views: which memfd pages are allocated), one byte per page in vec. */
+int sbma__os_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	SAVE_ERRNO;
+	RETURN_ERRNO(mincore(addr, len, vec) != 0);
+}
+
 int sbma__os_munmap(void *addr, size_t len)
 {
 	SAVE_ERRNO;

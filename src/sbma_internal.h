@@ -31,6 +31,7 @@ int sbma__os_mprotect(void *addr, size_t len, int prot);
 int sbma__os_madvise(void *addr, size_t len, int advice);
 void *sbma__os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *err);
 int sbma__os_munmap(void *addr, size_t len);
+int sbma__os_mincore(void *addr, size_t len, unsigned char *vec);
 /* Full-length positional I/O: loops over short transfers and EINTR. */
 int sbma__os_pread_full(int fd, void *buf, size_t len, off_t off);
 int sbma__os_pwrite_full(int fd, const void *buf, size_t len, off_t off);

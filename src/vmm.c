@@ -765,6 +765,61 @@ static int64_t fill(size_t first, size_t n, struct tally *t)
 	return (int64_t)got;
 }
 
+/* OS pages probed at the end of the page before a run (a byte each, on
+ * the handler's stack). */
+#define PROBE_PAGES 64
+
+/* Whether the program touched nearly all of the last OS pages of SBMA
+ * page pg (at least three quarters of them have RAM in the memfd). */
+static int densely_touched(size_t pg)
+{
+	unsigned char vec[PROBE_PAGES];
+	size_t os = sbma__os_page_size(), k = A.psz / os;
+	if (k > PROBE_PAGES)
+		k = PROBE_PAGES;
+	if (sbma__os_mincore(app_addr(pg + 1) - k * os, k * os, vec))
+		return 0;
+	size_t got = 0;
+	for (size_t i = 0; i < k; i++)
+		got += vec[i] & 1;
+	return got * 4 >= k * 3;
+}
+
+/*
+ * First touch of a sequential run (docs/performance.md, "First touch"):
+ * allocate the memfd pages behind the never-written pages of [first,
+ * first+n-1) with one fallocate per run, instead of one shmem page fault
+ * per OS page when the program touches them, but only when the program
+ * touched the page before the run densely (a sweep, not one word per SBMA
+ * page: those would pay for sixteen OS pages to use one). The last page
+ * is left to the program's faults: the next run's probe. Runs of one page
+ * (random access) are never prefilled. A failure is harmless: the
+ * program's faults allocate what is missing, as without this. Touches
+ * only the memfd range of these pages: safe without the lock on busy
+ * pages; the probe reads the neighbour's state from the kernel, which is
+ * only a hint if another thread changes it meanwhile.
+ */
+static void prefill_fresh(size_t first, size_t n)
+{
+	if (n < 2 || first == 0 || A.memfd < 0)
+		return;
+	size_t end = first + n - 1;
+	int probed = 0;
+	for (size_t c = first; c < end;) {
+		if (state_has(c, PG_DISK)) {
+			c++;
+			continue;
+		}
+		if (!probed++ && !densely_touched(first - 1))
+			return;
+		size_t d = c;
+		while (d < end && !state_has(d, PG_DISK))
+			d++;
+		sbma__os_reserve(A.memfd, (off_t)bytes(c), (off_t)bytes(d - c));
+		c = d;
+	}
+}
+
 /*
  * Make the non-resident pages of [first, first+n) resident with level lvl
  * (all must be allocated and non-resident). Budget room must be made by the
@@ -777,6 +832,8 @@ static int64_t load_run(size_t first, size_t n, int lvl)
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
 	tally_read(&t);
+	if (io >= 0)
+		prefill_fresh(first, n);
 	return io < 0 ? io : finish_load(first, n, lvl, io);
 }
 
@@ -796,6 +853,8 @@ static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
 	sbma__unlock_async();
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
+	if (io >= 0)
+		prefill_fresh(first, n);
 	sbma__lock_async();
 	tally_read(&t);
 	/* Busy no more; set_level in finish_load counts them resident

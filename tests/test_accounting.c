@@ -210,6 +210,75 @@ static void test_io_counts(void)
 	CU_ASSERT_EQUAL(s10.budget, cfg.budget);
 }
 
+/*
+ * First touch of never-written pages: the memfd RAM behind them follows
+ * what the program touches. Single touches far apart stay one page each:
+ * one fault per page, no readahead, and no more RAM than SBMA counts.
+ * After a page read in full, the next readahead run but its last page is
+ * allocated in the memfd at once (a sweep is under way): reading page 0
+ * of p in full and then one byte of page 1 leaves page 1 fully backed;
+ * without that only the OS page read would be. One byte per page after
+ * that is not a sweep: no more prefilling, one OS page each.
+ */
+static void test_first_touch_ram(void)
+{
+	/* p and q fit in a quarter of the budget: nothing is evicted. */
+	size_t N = (size_t)(cfg.budget / psz / 4);
+	if (N > 32)
+		N = 32;
+	N &= ~(size_t)1;
+	if (N < 4) {
+		fprintf(stderr, "  budget below 16 pages: first-touch RAM not checked\n");
+		return;
+	}
+	size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char *p = sbma_aligned_alloc(psz, N * psz);
+	volatile char *q = sbma_aligned_alloc(psz, N * psz);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT(sbma_evict_all() >= 0);
+	struct sbma_stats s0 = tc_stats();
+	long long m0 = memfd_bytes();
+	if (m0 < 0) {
+		fprintf(stderr, "  no memfd: first-touch RAM not checked\n");
+		goto out;
+	}
+	/* Every other page of q: never the page after the last fault. */
+	int sum = 0;
+	for (size_t i = 0; i < N; i += 2)
+		sum += q[i * psz + 1];
+	struct sbma_stats s1 = tc_stats();
+	long long m1 = memfd_bytes();
+	CU_ASSERT_EQUAL(sum, 0);
+	CU_ASSERT_EQUAL(s1.faults_read - s0.faults_read, N / 2);
+	CU_ASSERT_EQUAL(s1.resident - s0.resident, N / 2 * psz);
+	CU_ASSERT((uint64_t)(m1 - m0) <= N / 2 * psz);
+
+	/* p: page 0 in full, then one byte per page, in order. */
+	for (size_t i = 0; i < psz; i += os_page)
+		sum += p[i];
+	for (size_t i = 1; i < N; i++)
+		sum += p[i * psz];
+	struct sbma_stats s2 = tc_stats();
+	uint64_t ram = (uint64_t)(memfd_bytes() - m1);
+	fprintf(stderr, "  in order: %zu pages of %zu KiB, %" PRIu64 " faults, resident +%" PRIu64
+			" KiB, memfd +%" PRIu64 " KiB\n",
+		N, psz >> 10, s2.faults_read - s1.faults_read, (s2.resident - s1.resident) >> 10, ram >> 10);
+	CU_ASSERT_EQUAL(sum, 0);
+	CU_ASSERT(s2.resident - s1.resident >= N * psz);
+	/* Pages 0 and 1 in full, one OS page of each other. */
+	CU_ASSERT(ram <= 2 * psz + (N - 2) * os_page);
+	if (cfg.readahead >= 2 * psz)
+		CU_ASSERT(ram >= 2 * psz + (N - 2) * os_page);
+	size_t bad = 0;
+	for (size_t i = 0; i < N * psz; i += 8)
+		bad += *(volatile uint64_t *)(p + i) != 0;
+	CU_ASSERT_EQUAL(bad, 0); /* allocated in advance, still zeros */
+out:
+	sbma_free((void *)p);
+	sbma_free((void *)q);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
@@ -218,6 +287,7 @@ int main(int argc, char **argv)
 	psz = cfg.page_size;
 	CU_TestInfo tests[] = {
 		{ "I/O counters add up", test_io_counts },
+		{ "first touch: memfd RAM follows resident pages", test_first_touch_ram },
 		{ "budget holds (stats and kernel)", test_budget_holds },
 		CU_TEST_INFO_NULL,
 	};
