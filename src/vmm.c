@@ -526,8 +526,13 @@ static int oldest_filter(size_t target, size_t lo, size_t hi, struct age_filter 
 static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 {
 	struct age_filter f;
-	if (oldest_filter(target, lo, hi, &f))
+	if (oldest_filter(target, lo, hi, &f)) {
+		/* Nothing to evict (all pinned, say): still publish, so that
+		 * a process that asked us to release reads what we really
+		 * hold pinned and stops asking (node.c, ask_blocked_locked). */
+		sbma__node_sync_locked();
 		return 0;
+	}
 	size_t before = ST.pages_evicted;
 	ST.evictions++;
 	for (size_t r = 0; r < A.nregions; r++) {
@@ -867,6 +872,11 @@ int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
 		}
 	}
 	coarsen(first, first + n);
+	/* Other processes of the node ask a blocked one to release what it
+	 * holds beyond what it has pinned, as its slot says: publish the pins
+	 * now, not at the next eviction (which pinned memory may never see). */
+	if (pin)
+		sbma__node_sync_locked();
 	return 0;
 }
 
@@ -875,6 +885,7 @@ int sbma__vmm_unpin_locked(size_t first, size_t n)
 	for (size_t i = first; i < first + n; i++)
 		if (A.pins[i] && --A.pins[i] == 0)
 			ST.pinned -= bytes(1);
+	sbma__node_sync_locked();
 	return 0;
 }
 
