@@ -12,17 +12,15 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crash_report.h"
 #include "sbma.h"
 
 #define MiB (1024ULL * 1024ULL)
@@ -239,52 +237,11 @@ static inline int tc_skipped(const char *name)
 	return 0;
 }
 
-/* The crash report of tc_crash_report(): what died, where, in which test,
- * and the stack. snprintf and backtrace_symbols_fd are not on the
- * async-signal-safe list, but the process is dying anyway: the worst case
- * is a lost report. Then the default action: the access runs again and the
- * process dies of the signal as it would have (same exit status). */
-static inline void tc_on_crash(int sig, siginfo_t *si, void *uc)
+/* What tc_crash_report() names as the place of a crash: the CUnit test. */
+static inline const char *tc_current_test(void)
 {
-	(void)uc;
-	char buf[512];
 	CU_pTest t = CU_get_current_test();
-	int n = snprintf(buf, sizeof buf,
-			 "\ncrash: signal %d (code %d) at %p in thread %ld (%s SBMA's arena), during test \"%s\"; "
-			 "stack:\n",
-			 sig, si ? si->si_code : 0, si ? si->si_addr : NULL, (long)syscall(SYS_gettid),
-			 si && sbma_owns(si->si_addr) ? "inside" : "outside", t && t->pName ? t->pName : "(none)");
-	if (n > 0 && write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
-		n = 0;
-	void *frames[64];
-	backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigaction(sig, &dfl, NULL);
-	if (sig == SIGABRT || !si || si->si_code <= 0)
-		raise(sig);
-}
-
-/*
- * For the threaded tests, whose rare crashes (CI, sanitizers with their own
- * reports off) must explain themselves: a SIGSEGV or SIGBUS that is not
- * SBMA's (SBMA chains it to the program's handler, this one) or a SIGABRT
- * prints the signal, the address, the thread, the CUnit test and the
- * stack, then kills as before.
- */
-static inline void tc_crash_report(void)
-{
-	void *warm[1];
-	backtrace(warm, 1); /* loads the unwinder now, not in the handler */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = tc_on_crash;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGABRT, &sa, NULL);
+	return t && t->pName ? t->pName : "(none)";
 }
 
 /*
