@@ -451,6 +451,17 @@ static void default_action_async(int sig, int by_instruction)
 		raise(sig);
 }
 
+/* The default action for a signal the chain does not handle: the process
+ * dies. A SIGSEGV inside the arena is said first, with what SBMA saw
+ * there: otherwise only a core could tell a freed pointer from a page
+ * SBMA lost track of. */
+static void die_by_default_async(int sig, siginfo_t *si, int by_instruction)
+{
+	if (sig == SIGSEGV && by_instruction)
+		sbma__vmm_report_miss_async(si->si_addr);
+	default_action_async(sig, by_instruction);
+}
+
 /* The context being passed down the chain by this thread, and the frame
  * that passed it: a call of SBMA's handler from deeper in the stack with the
  * same context is the program's handler calling SBMA's back. A siglongjmp
@@ -495,7 +506,7 @@ static void chain_async(int sig, siginfo_t *si, void *uc, int saved_errno)
 		return;
 	}
 	if (h == SIG_DFL || h == SIG_IGN) {
-		default_action_async(sig, by_instruction);
+		die_by_default_async(sig, si, by_instruction);
 		errno = saved_errno;
 		return;
 	}
@@ -550,7 +561,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 		 * a blocked signal. A fault kills (with a core); a sent signal
 		 * waits until the program unblocks it. */
 		if (raised_by_instruction(sig, si))
-			default_action_async(sig, 1);
+			die_by_default_async(sig, si, 1);
 		else
 			keep_async(sig, si);
 		errno = saved;

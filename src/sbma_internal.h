@@ -311,6 +311,9 @@ size_t sbma__cache_drop_locked(size_t pages);
 
 /* Handle a fault at addr; returns 1 if handled, 0 if not SBMA's. _async. */
 int sbma__vmm_fault_async(void *addr, int is_write);
+/* A SIGSEGV at addr kills the process: if addr is in the arena, say what
+ * the fault path saw there (page state, transfers in flight). _async. */
+void sbma__vmm_report_miss_async(const void *addr);
 /* Change the application-view protection of pages [first, first+n). */
 int sbma__vmm_protect_locked(size_t first, size_t n, int prot);
 int64_t sbma__vmm_evict_locked(size_t first, size_t n, int remember);

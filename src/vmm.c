@@ -533,8 +533,11 @@ static int64_t evict_oldest(size_t target, size_t lo, size_t hi, int remember)
 	size_t dropped = sbma__cache_drop_locked(target);
 	struct age_filter f;
 	if (dropped >= target || oldest_filter(target - dropped, lo, hi, &f)) {
-		if (dropped)
-			sbma__node_sync_locked();
+		/* Nothing (more) to evict (all pinned, say): still publish,
+		 * so that a process that asked us to release reads what we
+		 * really hold pinned and stops asking (node.c,
+		 * ask_blocked_locked). */
+		sbma__node_sync_locked();
 		return (int64_t)dropped;
 	}
 	size_t before = ST.pages_evicted;
@@ -948,6 +951,11 @@ int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
 		}
 	}
 	coarsen(first, first + n);
+	/* Other processes of the node ask a blocked one to release what it
+	 * holds beyond what it has pinned, as its slot says: publish the pins
+	 * now, not at the next eviction (which pinned memory may never see). */
+	if (pin)
+		sbma__node_sync_locked();
 	return 0;
 }
 
@@ -956,6 +964,7 @@ int sbma__vmm_unpin_locked(size_t first, size_t n)
 	for (size_t i = first; i < first + n; i++)
 		if (A.pins[i] && --A.pins[i] == 0)
 			ST.pinned -= bytes(1);
+	sbma__node_sync_locked();
 	return 0;
 }
 
@@ -1124,6 +1133,31 @@ static size_t grow_window(int sequential, size_t window, size_t max)
 	return window * 2 > max ? max : window * 2;
 }
 
+/* What the last fault of this thread that was not SBMA's saw under the
+ * lock, for the message if the process then dies of it (fault.c): the
+ * page state then, not when the message is written. */
+static __thread struct {
+	const void *addr;
+	uint8_t state;
+	size_t loading, leaving;
+} miss __attribute__((tls_model("initial-exec")));
+
+void sbma__vmm_report_miss_async(const void *addr)
+{
+	if (!sbma__in_arena(addr))
+		return;
+	long tid = syscall(SYS_gettid);
+	if (miss.addr != addr) {
+		sbma__log("fatal SIGSEGV at %p (thread %ld) inside SBMA's arena, not looked at by SBMA's fault path",
+			  addr, tid);
+		return;
+	}
+	sbma__log("fatal SIGSEGV at %p (thread %ld): SBMA page %zu is not part of a live allocation (page state "
+		  "0x%02x; %zu pages were being loaded or evicted, %zu of them evicted): a freed or never-allocated "
+		  "pointer, or an SBMA bug if the program holds it",
+		  addr, tid, sbma__page_of(addr), (unsigned)miss.state, miss.loading, miss.leaving);
+}
+
 /*
  * The fault path. Sequential access is detected per arena (the next page
  * expected); the readahead window doubles while it holds, up to
@@ -1139,6 +1173,10 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 	size_t pg = sbma__page_of(addr);
 	uint8_t s = A.state[pg];
 	if (!(s & PG_ALLOC)) {
+		miss.addr = addr;
+		miss.state = s;
+		miss.loading = A.loading;
+		miss.leaving = A.leaving;
 		sbma__unlock_async();
 		return 0;
 	}

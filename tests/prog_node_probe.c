@@ -28,6 +28,9 @@
  *       bytes_read bytes_written faults waits wait_ns releases blocked_ns
  *       updated_ns). Prints "FIELD: OLD -> NEW"; exit 4 if there is no
  *       segment or no such slot, 2 for an unknown field.
+ *   prog_node_probe peek JOB PID F   print field F (as for poke) of the
+ *       slot of process PID; exit 4 if there is no segment or no such
+ *       slot, 2 for an unknown field.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -338,8 +341,35 @@ static int poke(const char *job, const char *field, const char *value)
 	return 0;
 }
 
+/* Print FIELD of the slot that process pid holds; 4 if there is no
+ * segment or no such slot, 2 for an unknown field. */
+static int peek(const char *job, const char *pid, const char *field)
+{
+	const struct field_desc *d = find_field(slot_fields, sizeof slot_fields / sizeof slot_fields[0], field);
+	if (!d) {
+		fprintf(stderr, "prog_node_probe: unknown slot field %s\n", field);
+		return 2;
+	}
+	struct sbma_node_segment *s = map_seg(job);
+	if (!s)
+		return 4;
+	int32_t want = (int32_t)atoi(pid);
+	for (unsigned i = 0; i < SBMA_NODE_SLOTS; i++) {
+		if (want <= 0 || LOAD(s->slots[i].pid) != want)
+			continue;
+		const char *at = (const char *)&s->slots[i] + d->off;
+		uint64_t v = d->size == 8 ? __atomic_load_n((const uint64_t *)at, __ATOMIC_RELAXED)
+					  : __atomic_load_n((const uint32_t *)at, __ATOMIC_RELAXED);
+		printf("%" PRIu64 "\n", v);
+		return 0;
+	}
+	return 4;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "peek"))
+		return peek(argv[2], argv[3], argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "poke"))
 		return poke(argv[2], argv[3], argv[4]);
 	if (argc >= 3 && !strcmp(argv[1], "watch"))
@@ -354,7 +384,8 @@ int main(int argc, char **argv)
 		printf("%s\n", path);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s watch JOB PID... | check JOB | hold JOB | name JOB | poke JOB FIELD VALUE\n",
+	fprintf(stderr,
+		"usage: %s watch JOB PID... | check JOB | hold JOB | name JOB | poke JOB FIELD VALUE | peek JOB PID FIELD\n",
 		argv[0]);
 	return 2;
 }

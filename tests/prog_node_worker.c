@@ -23,7 +23,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crash_report.h"
 #include "sbma.h"
+
+/* What the worker is doing, for a crash report (crash_report.h). */
+static const char *phase = "start-up";
+static const char *where(void)
+{
+	return phase;
+}
 
 static uint64_t val(uint64_t id, uint64_t i, uint64_t sweep)
 {
@@ -48,8 +56,10 @@ static int work(uint64_t id, size_t mib, unsigned sweeps, int evict_between)
 		perror("prog_node_worker: malloc");
 		return 1;
 	}
+	phase = "first write";
 	for (size_t i = 0; i < n; i++)
 		a[i] = val(id, i, 0);
+	phase = "sweeps";
 	for (unsigned s = 1; s <= sweeps; s++) {
 		for (size_t i = 0; i < n; i++) {
 			if (a[i] != val(id, i, s - 1))
@@ -59,6 +69,7 @@ static int work(uint64_t id, size_t mib, unsigned sweeps, int evict_between)
 		if (evict_between)
 			sbma_evict_all();
 	}
+	phase = "random updates";
 	/* Random updates: x[i] ^= key, checked at the end by undoing them. */
 	uint64_t r = id * 2654435761u + 1;
 	size_t updates = n / 4096;
@@ -71,9 +82,11 @@ static int work(uint64_t id, size_t mib, unsigned sweeps, int evict_between)
 		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
 		a[(r >> 16) % n] ^= r;
 	}
+	phase = "final check";
 	for (size_t i = 0; i < n; i++)
 		if (a[i] != val(id, i, sweeps))
 			return bad(id, i, a[i], val(id, i, sweeps), "final check");
+	phase = "free and exit";
 	free(a);
 	return 0;
 }
@@ -96,6 +109,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	tc_crash_report(where);
 	if (!mib || !forks) {
 		fprintf(stderr, "prog_node_worker: -m and -f must be positive\n");
 		return 1;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash_report.h"
 #include "sbma.h"
 
 #define MiB (1024ULL * 1024ULL)
@@ -236,6 +237,13 @@ static inline int tc_skipped(const char *name)
 	return 0;
 }
 
+/* What tc_crash_report() names as the place of a crash: the CUnit test. */
+static inline const char *tc_current_test(void)
+{
+	CU_pTest t = CU_get_current_test();
+	return t && t->pName ? t->pName : "(none)";
+}
+
 /*
  * Run one suite; return the process exit status: 0 if every assertion
  * passed, 1 otherwise (CUnit's basic runner alone always exits 0), 77
@@ -270,6 +278,10 @@ static inline int tc_run(const char *suite, CU_TestInfo *all)
 		CU_cleanup_registry();
 		return 1;
 	}
+	/* Unbuffered: CUnit writes "Test: name ..." to stdout (the newline
+	 * comes with the result), which a log file would otherwise buffer; a
+	 * crash would lose it, and with it which test was running. */
+	setvbuf(stdout, NULL, _IONBF, 0);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -74,7 +74,11 @@ one_case() {
 		i=$((i + 1))
 		wait "$p"
 		rc=$?
-		if [ $rc -ne 0 ]; then
+		if [ $rc -ge 128 ]; then
+			# Killed by a signal: its crash report is at the end.
+			fail "$1=$2: worker $i exited $rc (signal $((rc - 128))); the end of its stderr:"
+			tail -30 "$out.err$i" | sed 's/^/    | /'
+		elif [ $rc -ne 0 ]; then
 			fail "$1=$2: worker $i exited $rc: $(head -3 "$out.err$i")"
 		fi
 	done

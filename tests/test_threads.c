@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "16M", NULL };
 	(void)argc;
+	tc_crash_report(tc_current_test);
 	cfg = tc_start(argv, defaults, "test_threads");
 	psz = cfg.page_size;
 	if (psz < 4096 || psz % 4096) {

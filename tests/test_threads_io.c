@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "16M", NULL };
 	(void)argc;
+	tc_crash_report(tc_current_test);
 	cfg = tc_start(argv, defaults, "test_threads_io");
 	psz = cfg.page_size;
 	region_size = (3 * cfg.budget) & ~(psz - 1);
