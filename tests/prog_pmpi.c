@@ -313,11 +313,13 @@ struct thr {
 	int nonblocking;
 	uint8_t *buf;
 	size_t len;
+	int started; /* set just before the receive is posted */
 };
 
 static void *receiver_thread(void *arg)
 {
 	struct thr *t = arg;
+	__atomic_store_n(&t->started, 1, __ATOMIC_RELEASE);
 	if (t->nonblocking) {
 		MPI_Request r;
 		MPI_Irecv(t->buf, (int)t->len, MPI_BYTE, peer, t->tag, MPI_COMM_WORLD, &r);
@@ -345,6 +347,17 @@ static void test_threads(void)
 			memset(t[i].buf, 0, len);
 			pthread_create(&th[i], NULL, receiver_thread, &t[i]);
 		}
+		/* The sender starts only once both threads are at their
+		 * receive and have had time to pass the spin phase and
+		 * block: a fixed sleep on the sender's side alone was too
+		 * short on a loaded machine (the messages arrived before the
+		 * threads posted their receives, and nothing blocked). */
+		for (int i = 0; i < 2; i++)
+			while (!__atomic_load_n(&t[i].started, __ATOMIC_ACQUIRE))
+				sleep_ms(1);
+		sleep_ms(200);
+		int go = 1;
+		MPI_Send(&go, 1, MPI_INT, peer, 39, MPI_COMM_WORLD);
 		for (int i = 0; i < 2; i++)
 			pthread_join(th[i], NULL);
 		for (int i = 0; i < 2; i++) {
@@ -355,7 +368,8 @@ static void test_threads(void)
 		CHECK(stats().blocked_ns > blocked0, "two blocked threads counted no blocked time");
 	} else {
 		uint8_t *m = big(len);
-		sleep_ms(100); /* both receiver threads are blocked by now */
+		int go;
+		MPI_Recv(&go, 1, MPI_INT, peer, 39, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 		for (int i = 1; i >= 0; i--) {
 			fill(m, len, 500 + 40 + i);
 			MPI_Send(m, (int)len, MPI_BYTE, peer, 40 + i, MPI_COMM_WORLD);
