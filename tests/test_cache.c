@@ -21,6 +21,9 @@
  *     reuse, drops under pressure and evictions of reused (dirty) pages run
  *     at once; every byte must read back as written.
  * Run alone it uses SBMA_BUDGET=32M (the cache bound is then 4 MiB).
+ *
+ * Under SBMA_CHECK=1 (tests/cache-check.sh) the cache must keep nothing, so
+ * that freed memory is gone at once; only that is tested then.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -283,12 +286,42 @@ static void test_threads(void)
 	CU_ASSERT_EQUAL(tc_stats().resident, 0);
 }
 
+/* SBMA_CHECK=1: a freed block leaves RAM at once and the next malloc of
+ * its size starts from fresh pages (it faults again). */
+static void test_check_keeps_nothing(void)
+{
+	size_t len = 4 * MiB;
+	struct sbma_stats s0 = tc_stats();
+	char *p = sbma_malloc(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	tc_fill(p, len, 1, 1, 0);
+	sbma_free(p);
+	CU_ASSERT_EQUAL(print_stat("cached"), 0);
+	CU_ASSERT_EQUAL(tc_stats().resident, s0.resident);
+	char *q = sbma_malloc(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	struct sbma_stats s1 = tc_stats();
+	tc_fill(q, len, 1, 2, 0);
+	CU_ASSERT(faults(&tc_stats()) > faults(&s1));
+	CU_ASSERT_EQUAL(tc_check(q, len, 1, 2, 0, "after free, SBMA_CHECK=1"), 0);
+	sbma_free(q);
+	CU_ASSERT_EQUAL(print_stat("cache_hits"), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
 	(void)argc;
 	cfg = tc_start(argv, defaults, "test_cache");
 	psz = cfg.page_size;
+	const char *check = getenv("SBMA_CHECK");
+	if (check && strcmp(check, "1") == 0) {
+		CU_TestInfo only[] = {
+			{ "SBMA_CHECK=1 keeps nothing", test_check_keeps_nothing },
+			CU_TEST_INFO_NULL,
+		};
+		return tc_run("cache", only);
+	}
 	CU_TestInfo tests[] = {
 		{ "free+malloc reuses the pages", test_reuse },
 		{ "calloc gives zeros", test_calloc_zero },
