@@ -51,7 +51,7 @@ static int store_can_reserve = 1;
 
 #define BOUNCE_SLOTS 2
 #define BOUNCE_CHUNKS 4
-#define BOUNCE_CHUNK ((size_t)1 << 20)
+#define BOUNCE_CHUNK ((size_t)256 << 10)
 static struct {
 	char *buf;    /* BOUNCE_CHUNKS * BOUNCE_CHUNK bytes */
 	uint64_t aio; /* AIO context of this slot, 0 if none */
