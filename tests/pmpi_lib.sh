@@ -97,7 +97,16 @@ mpi_run() {
 fail() {
 	echo "FAIL: $label: $*"
 	sed 's/^/    stdout: /' "$tmp/out" | tail -15
-	sed 's/^/    stderr: /' "$tmp/err" | tail -25
+	# A crash's backtrace (gfortran's, SBMA's report) runs to 50 lines
+	# and more before mpiexec's own closing lines: the top frames are the
+	# ones that say where it happened, so keep the start as well.
+	if [ "$(wc -l <"$tmp/err")" -le 120 ]; then
+		sed 's/^/    stderr: /' "$tmp/err"
+	else
+		sed 's/^/    stderr: /' "$tmp/err" | head -60
+		echo "    stderr: ..."
+		sed 's/^/    stderr: /' "$tmp/err" | tail -60
+	fi
 	fails=$((fails + 1))
 }
 
