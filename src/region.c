@@ -178,13 +178,11 @@ int sbma__region_alloc_locked(size_t npages, size_t align, size_t size, size_t *
 	return -ENOMEM;
 }
 
-int sbma__region_insert_locked(size_t first, size_t npages, size_t size)
+/* The index of the first allocation that starts at or after page `first`
+ * (the table is sorted by first page). */
+static size_t region_index(size_t first)
 {
 	struct sbma__arena *A = &sbma__A;
-	if (A->nregions == A->cap_regions &&
-	    grow((void **)&A->regions, &A->cap_regions, sizeof *A->regions))
-		return -ENOMEM;
-	/* Keep the table sorted. */
 	size_t lo = 0, hi = A->nregions;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -193,6 +191,17 @@ int sbma__region_insert_locked(size_t first, size_t npages, size_t size)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+int sbma__region_insert_locked(size_t first, size_t npages, size_t size)
+{
+	struct sbma__arena *A = &sbma__A;
+	if (A->nregions == A->cap_regions &&
+	    grow((void **)&A->regions, &A->cap_regions, sizeof *A->regions))
+		return -ENOMEM;
+	/* Keep the table sorted. */
+	size_t lo = region_index(first);
 	memmove(&A->regions[lo + 1], &A->regions[lo], (A->nregions - lo) * sizeof *A->regions);
 	A->regions[lo] = (struct sbma__region){.first = first, .npages = npages, .size = size};
 	A->nregions++;
@@ -202,14 +211,7 @@ int sbma__region_insert_locked(size_t first, size_t npages, size_t size)
 struct sbma__region *sbma__region_find_locked(size_t first)
 {
 	struct sbma__arena *A = &sbma__A;
-	size_t lo = 0, hi = A->nregions;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (A->regions[mid].first < first)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = region_index(first);
 	return lo < A->nregions && A->regions[lo].first == first ? &A->regions[lo] : NULL;
 }
 

@@ -65,6 +65,19 @@ static void empty_cache(void)
 	CU_ASSERT_EQUAL(print_stat("cached"), 0);
 }
 
+/* A block of len bytes filled with `byte`, then freed: the cache holds it
+ * (the cache is emptied first). Returns where it was. */
+static char *cached_block(size_t len, int byte)
+{
+	empty_cache();
+	char *p = sbma_malloc(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, byte, len);
+	sbma_free(p);
+	CU_ASSERT_EQUAL(print_stat("cached"), (long long)len);
+	return p;
+}
+
 static void test_reuse(void)
 {
 	empty_cache();
@@ -121,13 +134,8 @@ static void test_reuse(void)
 
 static void test_calloc_zero(void)
 {
-	empty_cache();
 	size_t len = 2 * MiB;
-	char *p = sbma_malloc(len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memset(p, 0xff, len);
-	sbma_free(p);
-	CU_ASSERT_EQUAL(print_stat("cached"), (long long)len);
+	char *p = cached_block(len, 0xff);
 	char *c = sbma_calloc(1, len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(tc_nonzero(c, len), 0);
@@ -202,13 +210,8 @@ static void test_use_after_free(void)
 
 static void test_fork(void)
 {
-	empty_cache();
 	size_t len = 2 * MiB;
-	char *p = sbma_malloc(len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memset(p, 5, len);
-	sbma_free(p);
-	CU_ASSERT_EQUAL(print_stat("cached"), (long long)len);
+	char *p = cached_block(len, 5);
 	fflush(NULL);
 	pid_t pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
