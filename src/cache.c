@@ -8,11 +8,18 @@
  * where libc would hand it the memory it touched before. So free keeps the
  * extent, with its resident pages, in a short list, and the next malloc
  * (not calloc: the pages hold the old data) of at most its size takes it:
- * one mprotect opens the kept pages, already mapped, writable and dirty.
+ * the kept pages are still mapped, writable and dirty, with no fault and
+ * no mprotect.
  *
  * The rules (docs/design.md, "The free-extent cache", has the reasons):
- *   - Cached pages are PG_CACHED, PROT_NONE, without PG_ALLOC: a stray
- *     access is not SBMA's fault and kills the program as after any free.
+ *   - Cached pages are PG_CACHED, without PG_ALLOC. The writable ones stay
+ *     writable (PG_RES | PG_RW too): an mprotect at each free and each
+ *     reuse was most of an allocation-heavy program's cost. The others
+ *     (read-only: never written, zeros) are closed. An extent is closed
+ *     whole before it is given back (sbma__vmm_close_cached_locked), so a
+ *     stray access after that is not SBMA's fault and kills the program;
+ *     before, it lands in dead data, as with libc. SBMA_CHECK=1 keeps
+ *     nothing, so there every access after free faults.
  *   - They hold RAM: they count in sbma__st.resident (so in the budget and
  *     the node's charge), and are the first pages given back when room is
  *     needed (vmm.c: evict_oldest, room_unlocked, make_room; evict_all),
@@ -137,6 +144,9 @@ int sbma__cache_pop_locked(int over, size_t *first, size_t *n)
 	memmove(&A.cache[0], &A.cache[1], (A.ncache - 1) * sizeof A.cache[0]);
 	A.ncache--;
 	A.cache_pages -= e.npages;
+	/* Off the list first: closing may relieve mprotect's ENOMEM by
+	 * dropping other extents (vmm.c set_level_retry). */
+	sbma__vmm_close_cached_locked(e.first, e.npages);
 	size_t res = 0;
 	for (size_t i = e.first; i < e.first + e.npages; i++) {
 		res += A.state[i] == PG_CACHED;

@@ -205,7 +205,8 @@ enum {
 			       * thread that dropped the engine lock for the
 			       * I/O (SBMA_UNLOCKED_IO, vmm.c) */
 	PG_CACHED = 1u << 7,  /* freed, but its RAM kept for the next malloc
-			       * (cache.c); never with another bit */
+			       * (cache.c): alone (closed), or with PG_RES |
+			       * PG_RW (left open), never with PG_ALLOC */
 };
 
 /* The most freed extents the cache keeps (cache.c). */
@@ -328,13 +329,17 @@ void sbma__vmm_free_locked(size_t first, size_t n);
  * extent, so no other thread can reach its pages). */
 void sbma__vmm_free_states_locked(size_t first, size_t n);
 void sbma__vmm_free_space(size_t first, size_t n);
-/* For the cache: close a freed allocation's pages like
+/* For the cache: clear a freed allocation's states like
  * sbma__vmm_free_states_locked, but its resident pages keep their RAM and
- * their count in the resident total, as PG_CACHED; returns them. */
+ * their count in the resident total, as PG_CACHED (writable ones left
+ * open); returns them. */
 size_t sbma__vmm_cache_states_locked(size_t first, size_t n);
 /* The reverse, for a malloc served by the cache: every page becomes
  * PG_ALLOC, the PG_CACHED ones resident, writable and dirty. */
 void sbma__vmm_reuse_states_locked(size_t first, size_t n);
+/* Before a cached extent is given back: close its open pages (PROT_NONE;
+ * they stay PG_CACHED and counted). */
+void sbma__vmm_close_cached_locked(size_t first, size_t n);
 /* If a page of [first, first+n) is being loaded without the lock, sleep
  * until that load is done (the lock is dropped meanwhile, so anything the
  * caller looked up under it may have changed) and return 1; else 0. */
