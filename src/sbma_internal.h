@@ -209,6 +209,16 @@ enum {
 			       * PG_RW (left open), never with PG_ALLOC */
 };
 
+/* A sequential stream of load faults: the run of the last fault on it was
+ * [low, next); the next fault of the stream is on page next (going up) or
+ * low - 1 (going down), and loads window pages. */
+struct sbma__stream {
+	size_t low, next, window;
+};
+/* Streams followed at once: a program reading one array and writing
+ * another (or two threads) makes two. */
+#define SBMA__STREAMS 4
+
 /* The most freed extents the cache keeps (cache.c). */
 #define SBMA__CACHE_SLOTS 64
 
@@ -239,8 +249,9 @@ struct sbma__arena {
 	struct sbma__extent { size_t first, npages; } *free;
 	size_t nfree, cap_free;
 	/* Sequential-access detection for readahead. */
-	size_t ra_next;       /* page expected next if access is sequential */
-	size_t ra_window;     /* current readahead window, pages */
+	/* The sequential streams of faults (vmm.c, find_stream), most
+	 * recent first. */
+	struct sbma__stream ra[SBMA__STREAMS];
 	size_t wa_next;       /* same for write upgrades */
 	size_t wa_window;
 	/* Pages in transit without the engine lock (SBMA_UNLOCKED_IO). */

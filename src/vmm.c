@@ -467,7 +467,8 @@ int64_t sbma__vmm_evict_all_locked(int remember)
 		}
 		total += w;
 	}
-	A.ra_next = A.wa_next = SIZE_MAX;
+	A.wa_next = SIZE_MAX;
+	memset(A.ra, 0, sizeof A.ra);
 	sbma__node_sync_locked();
 	return total;
 }
@@ -769,19 +770,20 @@ static int64_t fill(size_t first, size_t n, struct tally *t)
 	return (int64_t)got;
 }
 
-/* OS pages probed at the end of the page before a run (a byte each, on
- * the handler's stack). */
+/* OS pages probed at the near end of the page beside a run (a byte each,
+ * on the handler's stack). */
 #define PROBE_PAGES 64
 
 /* Whether the program touched nearly all of the last OS pages of SBMA
- * page pg (at least three quarters of them have RAM in the memfd). */
-static int densely_touched(size_t pg)
+ * page pg (its first ones, with at_start: a program going down) (at least
+ * three quarters of them have RAM in the memfd). */
+static int densely_touched(size_t pg, int at_start)
 {
 	unsigned char vec[PROBE_PAGES];
 	size_t os = sbma__os_page_size(), k = A.psz / os;
 	if (k > PROBE_PAGES)
 		k = PROBE_PAGES;
-	if (sbma__os_mincore(app_addr(pg + 1) - k * os, k * os, vec))
+	if (sbma__os_mincore(at_start ? app_addr(pg) : app_addr(pg + 1) - k * os, k * os, vec))
 		return 0;
 	size_t got = 0;
 	for (size_t i = 0; i < k; i++)
@@ -789,14 +791,23 @@ static int densely_touched(size_t pg)
 	return got * 4 >= k * 3;
 }
 
+/* The pages of a run of n loaded going up (down: going down) that
+ * prefill_fresh may allocate: all but the far end, left to the program's
+ * faults as the next run's probe. */
+static void prefill_span(size_t first, size_t n, int down, size_t *lo, size_t *hi)
+{
+	*lo = down ? first + 1 : first;
+	*hi = down ? first + n : first + n - 1;
+}
+
 /*
  * First touch of a sequential run (docs/performance.md, "First touch"):
- * allocate the memfd pages behind the never-written pages of [first,
- * first+n-1) with one fallocate per run, instead of one shmem page fault
- * per OS page when the program touches them, but only when the program
- * touched the page before the run densely (a sweep, not one word per SBMA
- * page: those would pay for sixteen OS pages to use one). The last page
- * is left to the program's faults: the next run's probe. Runs of one page
+ * allocate the memfd pages behind the never-written pages of the run but
+ * its far end (prefill_span) with one fallocate per run, instead of one
+ * shmem page fault per OS page when the program touches them, but only
+ * when the program touched the page it came from (before the run, or
+ * after it when going down) densely (a sweep, not one word per SBMA page:
+ * those would pay for sixteen OS pages to use one). Runs of one page
  * (random access) are never prefilled. A failure is harmless: the
  * program's faults allocate what is missing, as without this. Touches
  * only the memfd range of these pages: safe without the lock on busy
@@ -804,21 +815,22 @@ static int densely_touched(size_t pg)
  * only a hint if another thread changes it meanwhile. Returns whether it
  * allocated anything (then finish_load maps the pages: map_prefilled).
  */
-static int prefill_fresh(size_t first, size_t n)
+static int prefill_fresh(size_t first, size_t n, int down)
 {
-	if (n < 2 || first == 0 || A.memfd < 0)
+	if (n < 2 || A.memfd < 0 || (down ? first + n >= A.npages : first == 0))
 		return 0;
-	size_t end = first + n - 1;
+	size_t lo, hi;
+	prefill_span(first, n, down, &lo, &hi);
 	int probed = 0;
-	for (size_t c = first; c < end;) {
+	for (size_t c = lo; c < hi;) {
 		if (state_has(c, PG_DISK)) {
 			c++;
 			continue;
 		}
-		if (!probed++ && !densely_touched(first - 1))
+		if (!probed++ && !densely_touched(down ? first + n : first - 1, down))
 			return 0;
 		size_t d = c;
-		while (d < end && !state_has(d, PG_DISK))
+		while (d < hi && !state_has(d, PG_DISK))
 			d++;
 		sbma__os_reserve(A.memfd, (off_t)bytes(c), (off_t)bytes(d - c));
 		c = d;
@@ -836,20 +848,20 @@ static int prefill_fresh(size_t first, size_t n)
  * view, just opened at level lvl, with one madvise per run instead of one
  * minor fault per OS page when the program touches them (a sweep's first
  * pass was 1.26x glibc's time with the allocation alone, 1.20x with this;
- * docs/performance.md, "First touch"). The same pages as prefill_fresh:
- * its runs of never-written pages, all but the last page. Harmless if it
- * fails (an old kernel): the program's faults map them.
+ * docs/performance.md, "First touch"). The same pages as prefill_fresh.
+ * Harmless if it fails (an old kernel): the program's faults map them.
  */
-static void map_prefilled(size_t first, size_t n, int lvl)
+static void map_prefilled(size_t first, size_t n, int lvl, int down)
 {
-	size_t end = first + n - 1;
-	for (size_t c = first; c < end;) {
+	size_t lo, hi;
+	prefill_span(first, n, down, &lo, &hi);
+	for (size_t c = lo; c < hi;) {
 		if (state_has(c, PG_DISK)) {
 			c++;
 			continue;
 		}
 		size_t d = c;
-		while (d < end && !state_has(d, PG_DISK))
+		while (d < hi && !state_has(d, PG_DISK))
 			d++;
 		sbma__os_madvise(app_addr(c), bytes(d - c), lvl == LVL_RW ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 		c = d;
@@ -861,15 +873,17 @@ static void map_prefilled(size_t first, size_t n, int lvl)
  * (all must be allocated and non-resident). Budget room must be made by the
  * caller. Returns pages that needed I/O, or -errno.
  */
-static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io, int prefilled);
+static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io, int prefilled, int down);
 
-static int64_t load_run(size_t first, size_t n, int lvl)
+/* down: a fault's run below the last one (a program going down), for
+ * prefill_fresh. */
+static int64_t load_run(size_t first, size_t n, int lvl, int down)
 {
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
 	tally_read(&t);
-	int prefilled = io >= 0 && prefill_fresh(first, n);
-	return io < 0 ? io : finish_load(first, n, lvl, io, prefilled);
+	int prefilled = io >= 0 && prefill_fresh(first, n, down);
+	return io < 0 ? io : finish_load(first, n, lvl, io, prefilled, down);
 }
 
 /*
@@ -879,7 +893,7 @@ static int64_t load_run(size_t first, size_t n, int lvl)
  * that the budget, the node's charge and other threads' readahead see
  * them; the caller has made room for them already.
  */
-static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
+static int64_t load_run_unlocked(size_t first, size_t n, int lvl, int down)
 {
 	for (size_t i = first; i < first + n; i++)
 		A.state[i] |= PG_BUSY;
@@ -888,7 +902,7 @@ static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
 	sbma__unlock_async();
 	struct tally t = {0, 0, 0};
 	int64_t io = fill(first, n, &t);
-	int prefilled = io >= 0 && prefill_fresh(first, n);
+	int prefilled = io >= 0 && prefill_fresh(first, n, down);
 	sbma__lock_async();
 	tally_read(&t);
 	/* Busy no more; set_level in finish_load counts them resident
@@ -898,7 +912,7 @@ static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
 		A.state[i] &= (uint8_t)~PG_BUSY;
 	A.loading -= n;
 	if (io >= 0)
-		io = finish_load(first, n, lvl, io, prefilled);
+		io = finish_load(first, n, lvl, io, prefilled, down);
 	gen_wake_locked();
 	return io;
 }
@@ -906,7 +920,7 @@ static int64_t load_run_unlocked(size_t first, size_t n, int lvl)
 /* Open the application view of pages [first, first+n), whose data is in
  * the memfd now, at level lvl (and map them, if prefill_fresh allocated
  * them). */
-static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io, int prefilled)
+static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io, int prefilled, int down)
 {
 	int rc = set_level_retry(first, n, lvl);
 	if (rc) {
@@ -918,7 +932,7 @@ static int64_t finish_load(size_t first, size_t n, int lvl, int64_t io, int pref
 	if (lvl == LVL_RW)
 		mark_dirty(first, n);
 	if (prefilled)
-		map_prefilled(first, n, lvl);
+		map_prefilled(first, n, lvl, down);
 	for (size_t i = first; i < first + n; i++) {
 		A.stamp[i] = A.clock;
 		A.state[i] &= (uint8_t)~PG_WASRES;
@@ -962,7 +976,7 @@ int sbma__vmm_load_locked(size_t first, size_t n, int write, int pin)
 		return rc;
 	int64_t r = 0;
 	FOR_RUNS(first, n, !(s_ & PG_RES), {
-		r = load_run(run_first, run_n, write ? LVL_RW : LVL_READ);
+		r = load_run(run_first, run_n, write ? LVL_RW : LVL_READ, 0);
 		if (r < 0)
 			return (int)r;
 	});
@@ -1177,7 +1191,7 @@ int64_t sbma__vmm_reacquire_locked(void)
 				run_n = fit;
 			if (run_n == 0)
 				goto out;
-			int64_t rc = load_run(run_first, run_n, LVL_READ);
+			int64_t rc = load_run(run_first, run_n, LVL_READ, 0);
 			if (rc < 0)
 				return rc;
 			loaded += (int64_t)bytes(run_n);
@@ -1245,8 +1259,59 @@ void sbma__vmm_report_miss_async(const void *addr)
 }
 
 /*
+ * The stream a load fault on pg continues (*seq set), moved to the front of
+ * A.ra; or a new, empty one in place of the least recent. *down: the fault
+ * is on the page below the stream's last run (a program going down: a
+ * stack of records written from the top, as GNU sort's line table). The
+ * caller sets the stream's run and window once the load is done. A stream
+ * is a few words: a stale one only costs what its next fault would have
+ * read ahead.
+ */
+static struct sbma__stream *find_stream(size_t pg, int *seq, int *down)
+{
+	size_t i = 0;
+	*seq = *down = 0;
+	for (; i < SBMA__STREAMS; i++) {
+		const struct sbma__stream *r = &A.ra[i];
+		if (!r->window)
+			continue;
+		*down = pg + 1 == r->low && pg != r->next;
+		if (pg == r->next || *down)
+			break;
+	}
+	struct sbma__stream found = {0, 0, 0};
+	if (i < SBMA__STREAMS) {
+		found = A.ra[i];
+		*seq = 1;
+	} else {
+		i = SBMA__STREAMS - 1;
+	}
+	memmove(&A.ra[1], &A.ra[0], i * sizeof A.ra[0]);
+	A.ra[0] = found;
+	return &A.ra[0];
+}
+
+/* The run a fault on pg loads: up to window pages that are allocated and
+ * neither resident nor in transit, from pg up, or (down) from pg down. */
+static void fault_run(size_t pg, size_t window, int down, size_t *first, size_t *n)
+{
+	if (!down) {
+		*first = pg;
+		*n = run_from(pg, window, PG_RES | PG_BUSY, 0);
+		return;
+	}
+	size_t k = 1;
+	while (k < window && k <= pg &&
+	       (A.state[pg - k] & (PG_ALLOC | PG_RES | PG_BUSY)) == PG_ALLOC)
+		k++;
+	*first = pg + 1 - k;
+	*n = k;
+}
+
+/*
  * The fault path. Sequential access is detected per arena (the next page
- * expected); the readahead window doubles while it holds, up to
+ * expected, or the page below the last run: a program going down); the
+ * readahead window doubles while it holds, up to
  * SBMA_READAHEAD, and drops to one page on a miss, so that random access
  * costs one small page per fault. A write fault on a readable page upgrades
  * it, with the same doubling for sequential writers.
@@ -1299,12 +1364,15 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 		sbma__unlock_async();
 		return 1;
 	} else {
-		size_t ra_window = A.ra_window;
-		A.ra_window = grow_window(pg == A.ra_next, A.ra_window, ra_max);
-		size_t n = run_from(pg, A.ra_window, PG_RES | PG_BUSY, 0);
+		/* A run going down ends at pg. */
+		int seq, down;
+		struct sbma__stream *ra = find_stream(pg, &seq, &down);
+		size_t window = grow_window(seq, ra->window, ra_max);
+		size_t first, n;
+		fault_run(pg, window, down, &first, &n);
 		int lvl = is_write > 0 ? LVL_RW : LVL_READ;
-		int64_t (*load)(size_t, size_t, int) = sbma__opt.unlocked_io ? load_run_unlocked : load_run;
-		if (sbma__opt.unlocked_io && !sbma__node_active() && room_unlocked(n, pg, pg + n)) {
+		int64_t (*load)(size_t, size_t, int, int) = sbma__opt.unlocked_io ? load_run_unlocked : load_run;
+		if (sbma__opt.unlocked_io && !sbma__node_active() && room_unlocked(n, first, first + n)) {
 			/* The lock was dropped: look again. If another thread
 			 * has loaded the page (or is loading it, or freed it),
 			 * let the access fault again, as the same step of a
@@ -1315,35 +1383,41 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 			 * make this loop. */
 			s = A.state[pg];
 			if ((s & (PG_ALLOC | PG_RES | PG_BUSY)) != PG_ALLOC) {
-				A.ra_window = ra_window;
 				sbma__unlock_async();
 				return 1;
 			}
-			n = run_from(pg, A.ra_window, PG_RES | PG_BUSY, 0);
+			/* Other faults may have moved the streams. */
+			ra = find_stream(pg, &seq, &down);
+			window = grow_window(seq, ra->window, ra_max);
+			fault_run(pg, window, down, &first, &n);
 		}
-		int rc = make_room(n, pg, pg + n);
-		int64_t io = rc ? rc : load(pg, n, lvl);
+		int rc = make_room(n, first, first + n);
+		int64_t io = rc ? rc : load(first, n, lvl, down);
 		/* The program cannot go on without the data: a failed load
 		 * (undone: nothing marked resident) is tried twice more, then
 		 * the process stops with the reason. */
 		for (int t = 0; io < 0 && t < 2; t++) {
 			sbma__log("cannot load SBMA page %p (%zu pages) from the backing file: %s; trying again",
-				  (void *)app_addr(pg), n, strerror((int)-io));
-			io = load(pg, n, lvl);
+				  (void *)app_addr(first), n, strerror((int)-io));
+			io = load(first, n, lvl, down);
 		}
 		if (io < 0)
 			sbma__die("cannot load SBMA page %p (%zu pages) from the backing file: %s",
-				  (void *)app_addr(pg), n, strerror((int)-io));
+				  (void *)app_addr(first), n, strerror((int)-io));
 		if (is_write > 0) {
 			ST.faults_write++;
-			A.wa_next = pg + n;
+			A.wa_next = first + n;
 		} else {
 			ST.faults_read++;
 		}
 		ST.faults_io += io > 0;
 		ST.pages_readahead += n - 1;
-		A.ra_next = pg + n;
-		coarsen(pg, pg + n);
+		/* The lock may have been dropped for the load: find the
+		 * stream again (it is a hint: another thread's fault may have
+		 * taken its place). */
+		ra = find_stream(pg, &seq, &down);
+		*ra = (struct sbma__stream){.low = first, .next = first + n, .window = window};
+		coarsen(first, first + n);
 	}
 #ifdef SBMA_DEBUG
 	sbma__vmm_audit_locked("fault");

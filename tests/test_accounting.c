@@ -279,6 +279,61 @@ out:
 	sbma_free((void *)q);
 }
 
+/* Faults a lone sequential stream of n fresh pages takes: windows of 1,
+ * 2, 4 ... pages, up to w. */
+static size_t stream_faults(size_t n, size_t w)
+{
+	size_t f = 0, win = 1;
+	for (size_t done = 0; done < n; f++) {
+		done += win;
+		win = win * 2 > w ? w : win * 2;
+	}
+	return f;
+}
+
+/*
+ * Readahead follows several streams at once, going up or down: one byte
+ * per page written into a going up and, in the same loop, into b going
+ * down (as GNU sort fills its text from the bottom and its line table from
+ * the top). Each stream must take no more faults than alone (plus one);
+ * with one stream remembered, or none going down, every fault of both was
+ * a single page. The data must read back after an eviction.
+ */
+static void test_streams(void)
+{
+	size_t N = (size_t)(cfg.budget / psz / 4), W = cfg.readahead / psz;
+	if (N > 64)
+		N = 64;
+	if (W < 1)
+		W = 1;
+	if (N < 4 || W < 2) {
+		fprintf(stderr, "  budget below 16 pages or no readahead: streams not checked\n");
+		return;
+	}
+	volatile char *a = sbma_malloc(N * psz);
+	volatile char *b = sbma_malloc(N * psz);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT(sbma_evict_all() >= 0);
+	struct sbma_stats s0 = tc_stats();
+	for (size_t i = 0; i < N; i++) {
+		a[i * psz] = (char)(i + 1);
+		b[(N - 1 - i) * psz + 1] = (char)(i + 2);
+	}
+	struct sbma_stats s1 = tc_stats();
+	size_t faults = (size_t)(s1.faults_write - s0.faults_write), alone = stream_faults(N, W);
+	fprintf(stderr, "  %zu pages up and %zu down, window up to %zu: %zu faults (%zu each alone)\n", N, N, W,
+		faults, alone);
+	CU_ASSERT(faults <= 2 * (alone + 1));
+	CU_ASSERT(sbma_evict_all() >= 0);
+	size_t bad = 0;
+	for (size_t i = 0; i < N; i++)
+		bad += a[i * psz] != (char)(i + 1) || b[(N - 1 - i) * psz + 1] != (char)(i + 2);
+	CU_ASSERT_EQUAL(bad, 0);
+	sbma_free((void *)a);
+	sbma_free((void *)b);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
@@ -288,6 +343,7 @@ int main(int argc, char **argv)
 	CU_TestInfo tests[] = {
 		{ "I/O counters add up", test_io_counts },
 		{ "first touch: memfd RAM follows resident pages", test_first_touch_ram },
+		{ "readahead follows two streams, up and down", test_streams },
 		{ "budget holds (stats and kernel)", test_budget_holds },
 		CU_TEST_INFO_NULL,
 	};
