@@ -1331,7 +1331,14 @@ int sbma__vmm_fault_async(void *addr, int is_write)
 		sbma__unlock_async();
 		return 0;
 	}
-	size_t ra_max = sbma__opt.readahead >> A.pshift;
+	/* A window of a quarter of the budget at most: the run of one
+	 * fault must never evict the run of the fault before it, which an
+	 * instruction touching two pages needs at once (a window of the whole
+	 * budget made a memcpy across the last page of a run going up and the
+	 * first of a run going down load each run over the other forever). */
+	size_t ra_max = sbma__opt.readahead >> A.pshift, quarter = (size_t)(sbma__node_budget() >> A.pshift) / 4;
+	if (ra_max > quarter)
+		ra_max = quarter;
 	if (ra_max < 1)
 		ra_max = 1;
 	A.clock++;

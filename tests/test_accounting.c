@@ -334,6 +334,39 @@ static void test_streams(void)
 	sbma_free((void *)b);
 }
 
+/*
+ * An instruction that touches two pages needs both resident at once: a
+ * memcpy of 25-byte lines over twice the budget, going up, then going
+ * down, crosses the end of every readahead run. With a window as large as
+ * the budget (accounting-ra-budget.sh: SBMA_READAHEAD = SBMA_BUDGET) the
+ * run loaded for one of the two pages evicted the other's, and the same
+ * memcpy faulted forever (a livelock found by test_store_secure.sh); the
+ * window is capped at a quarter of the budget since. A hang fails here
+ * within 120 s (SIGALRM). Every line must read back.
+ */
+static void test_straddle(void)
+{
+	static const char up[] = "SBMA-STRADDLE-UP-0123456\n", down[] = "SBMA-STRADDLE-DOWN-01234\n";
+	size_t n = sizeof up - 1, len = (size_t)(2 * cfg.budget) / n * n;
+	char *p = sbma_malloc(len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	unsigned left = alarm(120);
+	for (size_t i = 0; i < len; i += n)
+		memcpy(p + i, up, n);
+	CU_ASSERT(sbma_evict_all() >= 0);
+	size_t bad = 0;
+	for (size_t i = len; i > 0; i -= n) {
+		bad += memcmp(p + i - n, up, n) != 0;
+		memcpy(p + i - n, down, n);
+	}
+	CU_ASSERT(sbma_evict_all() >= 0);
+	for (size_t i = 0; i < len; i += n)
+		bad += memcmp(p + i, down, n) != 0;
+	CU_ASSERT_EQUAL(bad, 0);
+	alarm(left);
+	sbma_free(p);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "SBMA_BUDGET", "32M", NULL };
@@ -344,6 +377,7 @@ int main(int argc, char **argv)
 		{ "I/O counters add up", test_io_counts },
 		{ "first touch: memfd RAM follows resident pages", test_first_touch_ram },
 		{ "readahead follows two streams, up and down", test_streams },
+		{ "memcpy across run ends, up and down", test_straddle },
 		{ "budget holds (stats and kernel)", test_budget_holds },
 		CU_TEST_INFO_NULL,
 	};
