@@ -69,8 +69,8 @@
  * library's constructor) looks its function up on the spot.
  *
  * Not covered (FIXME(issue 3)): calls glibc makes internally (readdir's
- * getdents, stdio's own buffer refills, fprintf of a long %s string), which
- * no interposer sees; raw syscall(); asynchronous I/O (aio_*, io_uring),
+ * getdents, stdio's own buffer refills; not fprintf of a long %s string:
+ * kernel_access_printf.c), which no interposer sees; raw syscall(); asynchronous I/O (aio_*, io_uring),
  * whose buffers would have to stay pinned until completion; ioctl; the
  * remote side of process_vm_readv/writev.
  */

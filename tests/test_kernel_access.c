@@ -19,7 +19,9 @@
  * (stat, lstat, fstat, fstatat, their 64 forms, the __xstat forms of old
  * binaries, statx, statfs, fstatfs), with the path name in SBMA memory too;
  * getdents64, readlink(at), getcwd, getrandom, process_vm_readv/writev;
- * fread/fwrite (+_unlocked, _chk), fputs and puts. Transfers of 3x the
+ * fread/fwrite (+_unlocked, _chk), fputs and puts; the printf family with a
+ * %s string of twice the budget (fprintf, vfprintf, dprintf, printf and
+ * their _chk forms, and a %.*s precision). Transfers of 3x the
  * budget are cut into pinned chunks where the program cannot tell: on a
  * regular file (write, read, pwrite, pread, fwrite, fread) the data is
  * exact, nothing goes over the budget, and a read past the end of the file
@@ -46,6 +48,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -1016,6 +1019,92 @@ static void test_fputs(void)
 	__libc_free(ref);
 }
 
+/* glibc's _FORTIFY_SOURCE entry points, declared by no header here. */
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
+int __printf_chk(int flag, const char *fmt, ...);
+int __dprintf_chk(int fd, int flag, const char *fmt, ...);
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
+
+static int v_fprintf(FILE *f, int chk, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = chk ? __vfprintf_chk(f, 1, fmt, ap) : vfprintf(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/*
+ * The printf family with a %s argument in SBMA memory larger than the
+ * budget (src/kernel_access_printf.c): glibc writes a long string from
+ * where it is, through its internal write, and the kernel fails it with
+ * EFAULT (0 bytes out, -1 returned) once the string's first pages have been
+ * evicted by its last. Each form prints "<" string ">" with a number
+ * around it (the arguments after a string must be read right too) into a
+ * file: the return value and every byte must be right. printf and
+ * __printf_chk run in a child whose stdout is the file.
+ */
+static void test_printf(void)
+{
+	size_t n = 2 * cfg.budget;
+	char *ref = __libc_malloc(n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+	for (size_t i = 0; i < n; i++)
+		ref[i] = (char)('a' + (tc_val(18, 1, i) % 26));
+	ref[n] = '\0';
+	char *s = sbma_malloc(n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memcpy(s, ref, n + 1);
+	static const char *const names[] = { "fprintf", "__fprintf_chk", "vfprintf", "__vfprintf_chk",
+					     "dprintf", "__dprintf_chk", "printf", "__printf_chk",
+					     "fprintf %.*s" };
+	for (int how = 0; how < 9; how++) {
+		/* how 8: all but the last 10 bytes, by precision */
+		size_t len = how == 8 ? n - 10 : n;
+		CU_ASSERT(sbma_evict_all() >= 0);
+		int fd = tmpfd(), r = -2;
+		FILE *f = how < 4 || how == 8 ? fdopen(dup(fd), "w") : NULL;
+		switch (how) {
+		case 0: r = fprintf(f, "%d<%s>%d", 7, s, 9); break;
+		case 1: r = __fprintf_chk(f, 1, "%d<%s>%d", 7, s, 9); break;
+		case 2: r = v_fprintf(f, 0, "%d<%s>%d", 7, s, 9); break;
+		case 3: r = v_fprintf(f, 1, "%d<%s>%d", 7, s, 9); break;
+		case 4: r = dprintf(fd, "%d<%s>%d", 7, s, 9); break;
+		case 5: r = __dprintf_chk(fd, 1, "%d<%s>%d", 7, s, 9); break;
+		case 8: r = fprintf(f, "%d<%.*s>%d", 7, (int)len, s, 9); break;
+		default: {
+			fflush(stdout);
+			pid_t pid = fork();
+			CU_ASSERT_FATAL(pid >= 0);
+			if (pid == 0) {
+				dup2(fd, 1);
+				int c = how == 6 ? printf("%d<%s>%d", 7, s, 9) : __printf_chk(1, "%d<%s>%d", 7, s, 9);
+				_exit(c == (int)n + 4 && fflush(stdout) == 0 ? 0 : 1);
+			}
+			int st;
+			CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+			CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			r = (int)n + 4;
+		}
+		}
+		int err = errno;
+		if (f)
+			CU_ASSERT_EQUAL(fclose(f), 0);
+		if (r != (int)len + 4)
+			fprintf(stderr, "  %s returned %d (%s), expected %zu\n", names[how], r, strerror(err), len + 4);
+		CU_ASSERT_EQUAL(r, (int)len + 4);
+		char *back = __libc_malloc(n + 8);
+		ssize_t got = pread(fd, back, n + 8, 0);
+		CU_ASSERT_EQUAL(got, (ssize_t)len + 4);
+		CU_ASSERT(got == (ssize_t)len + 4 && memcmp(back, "7<", 2) == 0 && memcmp(back + 2, ref, len) == 0 &&
+			  memcmp(back + 2 + len, ">9", 2) == 0);
+		__libc_free(back);
+		close(fd);
+	}
+	sbma_free(s);
+	__libc_free(ref);
+}
+
 /* ------------------------------------------- 5. transfers over the budget */
 
 static void test_split(void)
@@ -1537,6 +1626,7 @@ int main(int argc, char **argv)
 		{ "getrandom", test_getrandom },
 		{ "process_vm_readv/writev", test_process_vm },
 		{ "fputs, fputs_unlocked, puts", test_fputs },
+		{ "printf family, strings over the budget", test_printf },
 		{ "transfers of 3x the budget", test_split },
 		{ "allocator entry points", test_alloc_entry_points },
 		{ "double free, interior pointers, SBMA_CHECK", test_bad_free },
