@@ -69,8 +69,9 @@
  * library's constructor) looks its function up on the spot.
  *
  * Not covered (FIXME(issue 3)): calls glibc makes internally (readdir's
- * getdents, stdio's own buffer refills; not fprintf of a long %s string:
- * kernel_access_printf.c), which no interposer sees; raw syscall(); asynchronous I/O (aio_*, io_uring),
+ * getdents, stdio's own buffer refills, which no interposer sees: but a
+ * long %s string of fprintf is, kernel_access_printf.c, and a stream
+ * buffer from setvbuf is pinned, kernel_access_stdio_buffer.c); raw syscall(); asynchronous I/O (aio_*, io_uring),
  * whose buffers would have to stay pinned until completion; ioctl; the
  * remote side of process_vm_readv/writev.
  */
@@ -170,7 +171,7 @@ char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 #define DECLARE_REAL(name) static __typeof__(name) *real_##name;
 KA_FUNCS(DECLARE_REAL)
 
-static void *resolve(const char *name)
+void *sbma__ka_next(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 	if (!p)
@@ -183,7 +184,7 @@ static void *resolve(const char *name)
 #define REAL(name)                                                            \
 	({                                                                    \
 		if (SBMA_UNLIKELY(real_##name == NULL))                       \
-			real_##name = (__typeof__(real_##name))resolve(#name); \
+			real_##name = (__typeof__(real_##name))sbma__ka_next(#name); \
 		real_##name;                                                  \
 	})
 

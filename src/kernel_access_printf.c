@@ -66,18 +66,10 @@ static __typeof__(__vfprintf_chk) *real_vfprintf_chk;
 static __typeof__(__vdprintf_chk) *real_vdprintf_chk;
 static __typeof__(__vasprintf_chk) *real_vasprintf_chk;
 
-static void *next(const char *name)
-{
-	void *p = dlsym(RTLD_NEXT, name);
-	if (!p)
-		sbma__die("%s: no definition after libsbma in the lookup order", name);
-	return p;
-}
-
 #define NEXT(name, var)                                                       \
 	({                                                                    \
 		if (SBMA_UNLIKELY(var == NULL))                               \
-			var = (__typeof__(var))next(name);                    \
+			var = (__typeof__(var))sbma__ka_next(name);           \
 		var;                                                          \
 	})
 

@@ -470,4 +470,9 @@ extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
 
+/* kernel_access.c: the next definition of a libc function after libsbma's
+ * (dlsym RTLD_NEXT); stops the process with a message if there is none.
+ * For the wrappers of kernel_access*.c. */
+void *sbma__ka_next(const char *name);
+
 #endif /* SBMA_INTERNAL_H */

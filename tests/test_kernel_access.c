@@ -21,7 +21,8 @@
  * getdents64, readlink(at), getcwd, getrandom, process_vm_readv/writev;
  * fread/fwrite (+_unlocked, _chk), fputs and puts; the printf family with a
  * %s string of twice the budget (fprintf, vfprintf, dprintf, printf and
- * their _chk forms, and a %.*s precision). Transfers of 3x the
+ * their _chk forms, and a %.*s precision); a stream buffer in SBMA memory
+ * (setvbuf, setbuffer) evicted between calls. Transfers of 3x the
  * budget are cut into pinned chunks where the program cannot tell: on a
  * regular file (write, read, pwrite, pread, fwrite, fread) the data is
  * exact, nothing goes over the budget, and a read past the end of the file
@@ -1105,6 +1106,63 @@ static void test_printf(void)
 	__libc_free(ref);
 }
 
+/*
+ * A stream buffer in SBMA memory (setvbuf, setbuffer; 2 MiB, above
+ * SBMA_MIN_ALLOC), kernel_access_stdio_buffer.c: stdio fills and drains it
+ * with its internal read and write. Writing: 1.5 MiB in small fwrites stay
+ * in the buffer, sbma_evict_all, then fclose flushes them; reading: the
+ * first fgetc fills the buffer, sbma_evict_all, then the rest is read
+ * through it. Every byte must be right. Without the pin the eviction
+ * closed the buffer and the flush failed with EFAULT (fclose returned EOF,
+ * nothing written).
+ */
+static void test_setvbuf(void)
+{
+	size_t bsz = 2 * MiB, n = 3 * MiB / 2;
+	char *ref = __libc_malloc(n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+	for (size_t i = 0; i < n; i++)
+		ref[i] = (char)tc_val(19, 1, i);
+	for (int how = 0; how < 2; how++) {
+		char *buf = sbma_malloc(bsz);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+		int fd = tmpfd();
+		FILE *f = fdopen(dup(fd), "w");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		if (how)
+			setbuffer(f, buf, bsz);
+		else
+			CU_ASSERT_EQUAL(setvbuf(f, buf, _IOFBF, bsz), 0);
+		for (size_t i = 0; i < n; i += 4096)
+			CU_ASSERT_EQUAL(fwrite(ref + i, 1, n - i < 4096 ? n - i : 4096, f), n - i < 4096 ? n - i : 4096);
+		CU_ASSERT(sbma_evict_all() >= 0);
+		struct stat sb;
+		CU_ASSERT(fstat(fd, &sb) == 0 && sb.st_size == 0); /* all still in the buffer */
+		CU_ASSERT_EQUAL(fclose(f), 0);
+		char *back = __libc_malloc(n + 1);
+		CU_ASSERT_EQUAL(pread(fd, back, n + 1, 0), (ssize_t)n);
+		CU_ASSERT(memcmp(back, ref, n) == 0);
+		/* Read it back through the same buffer (the descriptors share
+		 * the offset the writing stream left at the end). */
+		CU_ASSERT_EQUAL(lseek(fd, 0, SEEK_SET), 0);
+		f = fdopen(dup(fd), "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT_EQUAL(setvbuf(f, buf, _IOFBF, bsz), 0);
+		int c = fgetc(f);
+		CU_ASSERT(sbma_evict_all() >= 0);
+		back[0] = (char)c;
+		CU_ASSERT_EQUAL(fread(back + 1, 1, n, f), n - 1);
+		CU_ASSERT(c != EOF && memcmp(back, ref, n) == 0);
+		CU_ASSERT_EQUAL(fclose(f), 0);
+		struct sbma_stats st = tc_stats();
+		CU_ASSERT_EQUAL(st.pinned, 0); /* fclose unpinned it */
+		__libc_free(back);
+		close(fd);
+		sbma_free(buf);
+	}
+	__libc_free(ref);
+}
+
 /* ------------------------------------------- 5. transfers over the budget */
 
 static void test_split(void)
@@ -1627,6 +1685,7 @@ int main(int argc, char **argv)
 		{ "process_vm_readv/writev", test_process_vm },
 		{ "fputs, fputs_unlocked, puts", test_fputs },
 		{ "printf family, strings over the budget", test_printf },
+		{ "setvbuf, setbuffer: stream buffer in SBMA memory", test_setvbuf },
 		{ "transfers of 3x the budget", test_split },
 		{ "allocator entry points", test_alloc_entry_points },
 		{ "double free, interior pointers, SBMA_CHECK", test_bad_free },
