@@ -89,6 +89,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
@@ -147,6 +148,10 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
 ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
 char *__getcwd_chk(char *buf, size_t size, size_t buflen);
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
 
 /* ------------------------------------------------------- the real functions */
 
@@ -166,7 +171,13 @@ char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 	X(__xstat64) X(__fxstat64) X(__lxstat64) X(__fxstatat64)              \
 	X(statx) X(statfs) X(fstatfs) X(statfs64) X(fstatfs64)                \
 	X(fread) X(fwrite) X(fread_unlocked) X(fwrite_unlocked)               \
-	X(fputs) X(fputs_unlocked) X(puts)
+	X(fputs) X(fputs_unlocked) X(puts)                                    \
+	X(open) X(open64) X(__open_2) X(__open64_2)                           \
+	X(openat) X(openat64) X(__openat_2) X(__openat64_2)                   \
+	X(creat) X(creat64) X(fopen) X(fopen64) X(freopen) X(freopen64)       \
+	X(opendir) X(access) X(faccessat) X(unlink) X(unlinkat)               \
+	X(mkdir) X(mkdirat) X(rmdir) X(rename) X(renameat) X(chdir)           \
+	X(truncate) X(truncate64) X(chmod) X(symlink) X(link)
 
 #define DECLARE_REAL(name) static __typeof__(name) *real_##name;
 KA_FUNCS(DECLARE_REAL)
@@ -1249,6 +1260,185 @@ EXPORT int statfs64(const char *path, struct statfs64 *st)
 EXPORT int fstatfs64(int fd, struct statfs64 *st)
 {
 	KCALL(fstatfs64, FAIL_NEG, STATBUF(st), fd, st);
+}
+
+/*
+ * Calls that only read path names: a name inside a large allocation (a list
+ * of file names read into one buffer, say) may be evicted, and the kernel
+ * would fail the call with EFAULT. Pinned like the stat family's. fopen,
+ * freopen and opendir open the file with glibc's internal open, which no
+ * interposer sees: they are wrapped themselves. Not covered: the exec
+ * family (argument and environment arrays), and path calls not listed here
+ * (docs/preload.md).
+ */
+
+/* open's mode argument is there only with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(flags, mode)                                                \
+	do {                                                                  \
+		if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) { \
+			va_list ap_;                                          \
+			va_start(ap_, flags);                                 \
+			mode = va_arg(ap_, mode_t);                           \
+			va_end(ap_);                                          \
+		}                                                             \
+	} while (0)
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	OPEN_MODE(flags, mode);
+	KCALL(open, FAIL_NEG, PATH(path), path, flags, mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	OPEN_MODE(flags, mode);
+	KCALL(open64, FAIL_NEG, PATH(path), path, flags, mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	OPEN_MODE(flags, mode);
+	KCALL(openat, FAIL_NEG, PATH(path), dirfd, path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	OPEN_MODE(flags, mode);
+	KCALL(openat64, FAIL_NEG, PATH(path), dirfd, path, flags, mode);
+}
+
+EXPORT int __open_2(const char *path, int flags)
+{
+	KCALL(__open_2, FAIL_NEG, PATH(path), path, flags);
+}
+
+EXPORT int __open64_2(const char *path, int flags)
+{
+	KCALL(__open64_2, FAIL_NEG, PATH(path), path, flags);
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	KCALL(__openat_2, FAIL_NEG, PATH(path), dirfd, path, flags);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	KCALL(__openat64_2, FAIL_NEG, PATH(path), dirfd, path, flags);
+}
+
+EXPORT int creat(const char *path, mode_t mode)
+{
+	KCALL(creat, FAIL_NEG, PATH(path), path, mode);
+}
+
+EXPORT int creat64(const char *path, mode_t mode)
+{
+	KCALL(creat64, FAIL_NEG, PATH(path), path, mode);
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	KCALL(fopen, FAIL_NULL, (PATH(path), PATH(mode)), path, mode);
+}
+
+EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	KCALL(fopen64, FAIL_NULL, (PATH(path), PATH(mode)), path, mode);
+}
+
+EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
+{
+	KCALL(freopen, FAIL_NULL, (PATH(path), PATH(mode)), path, mode, f);
+}
+
+EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
+{
+	KCALL(freopen64, FAIL_NULL, (PATH(path), PATH(mode)), path, mode, f);
+}
+
+EXPORT DIR *opendir(const char *path)
+{
+	KCALL(opendir, FAIL_NULL, PATH(path), path);
+}
+
+EXPORT int access(const char *path, int how)
+{
+	KCALL(access, FAIL_NEG, PATH(path), path, how);
+}
+
+EXPORT int faccessat(int dirfd, const char *path, int how, int flags)
+{
+	KCALL(faccessat, FAIL_NEG, PATH(path), dirfd, path, how, flags);
+}
+
+EXPORT int unlink(const char *path)
+{
+	KCALL(unlink, FAIL_NEG, PATH(path), path);
+}
+
+EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+	KCALL(unlinkat, FAIL_NEG, PATH(path), dirfd, path, flags);
+}
+
+EXPORT int mkdir(const char *path, mode_t mode)
+{
+	KCALL(mkdir, FAIL_NEG, PATH(path), path, mode);
+}
+
+EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	KCALL(mkdirat, FAIL_NEG, PATH(path), dirfd, path, mode);
+}
+
+EXPORT int rmdir(const char *path)
+{
+	KCALL(rmdir, FAIL_NEG, PATH(path), path);
+}
+
+EXPORT int rename(const char *from, const char *to)
+{
+	KCALL(rename, FAIL_NEG, (PATH(from), PATH(to)), from, to);
+}
+
+EXPORT int renameat(int fromfd, const char *from, int tofd, const char *to)
+{
+	KCALL(renameat, FAIL_NEG, (PATH(from), PATH(to)), fromfd, from, tofd, to);
+}
+
+EXPORT int chdir(const char *path)
+{
+	KCALL(chdir, FAIL_NEG, PATH(path), path);
+}
+
+EXPORT int truncate(const char *path, off_t len)
+{
+	KCALL(truncate, FAIL_NEG, PATH(path), path, len);
+}
+
+EXPORT int truncate64(const char *path, off64_t len)
+{
+	KCALL(truncate64, FAIL_NEG, PATH(path), path, len);
+}
+
+EXPORT int chmod(const char *path, mode_t mode)
+{
+	KCALL(chmod, FAIL_NEG, PATH(path), path, mode);
+}
+
+EXPORT int symlink(const char *target, const char *path)
+{
+	KCALL(symlink, FAIL_NEG, (PATH(target), PATH(path)), target, path);
+}
+
+EXPORT int link(const char *from, const char *to)
+{
+	KCALL(link, FAIL_NEG, (PATH(from), PATH(to)), from, to);
 }
 
 /* ----------------------------------------------------------------- stdio */

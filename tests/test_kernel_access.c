@@ -20,6 +20,9 @@
  * binaries, statx, statfs, fstatfs), with the path name in SBMA memory too;
  * getdents64, readlink(at), getcwd, getrandom, process_vm_readv/writev;
  * fread/fwrite (+_unlocked, _chk), fputs and puts; the printf family with a
+ * calls that only read path names (open, fopen, opendir, access, mkdir,
+ * rename, unlink... 30 in all) with the names in evicted SBMA memory; the
+ * printf family with a
  * %s string of twice the budget (fprintf, vfprintf, dprintf, printf and
  * their _chk forms, and a %.*s precision); a stream buffer in SBMA memory
  * (setvbuf, setbuffer) evicted between calls. Transfers of 3x the
@@ -1020,6 +1023,106 @@ static void test_fputs(void)
 	__libc_free(ref);
 }
 
+/* glibc's fortified open, declared by no header here. */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+/* An fd call's result: closed if it is one; whether it succeeded. */
+static int fd_ok(int fd)
+{
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int file_ok(FILE *f)
+{
+	return f && fclose(f) == 0;
+}
+
+/*
+ * Calls that only read path names, with every name (and fopen's mode) in
+ * evicted SBMA memory: open and its 64, openat and _2 forms, creat, fopen,
+ * freopen, opendir, access, faccessat, mkdir, mkdirat, rmdir, rename,
+ * renameat, chdir, truncate, chmod, symlink, link, unlink, unlinkat. Each
+ * must succeed and do what it says (checked with calls on ordinary
+ * memory). Without the wrappers every one failed with EFAULT.
+ */
+static void test_paths(void)
+{
+	char a[200], b[200];
+	snprintf(a, sizeof a, "%s/path-a", dir);
+	snprintf(b, sizeof b, "%s/path-b", dir);
+	int cwd = open(".", O_RDONLY | O_DIRECTORY);
+	CU_ASSERT_FATAL(cwd >= 0);
+	static const char *const names[] = {
+		"open", "open64", "__open_2", "__open64_2", "openat", "openat64", "__openat_2", "__openat64_2",
+		"creat", "creat64", "fopen", "fopen64", "freopen", "freopen64", "opendir", "access",
+		"faccessat", "mkdir", "mkdirat", "rmdir", "rename", "renameat", "chdir", "truncate",
+		"truncate64", "chmod", "symlink", "link", "unlink", "unlinkat",
+	};
+	for (int c = 0; c < (int)(sizeof names / sizeof *names); c++) {
+		/* The names this case needs, evicted (sstr evicts everything). */
+		char *f = sstr(file_path), *pa = sstr(a), *pb = sstr(b), *pd = sstr(dir), *rd = sstr("r");
+		struct stat st;
+		int ok = 0;
+		FILE *fp;
+		DIR *d;
+		switch (c) {
+		case 0: ok = fd_ok(open(f, O_RDONLY)); break;
+		case 1: ok = fd_ok(open64(f, O_RDONLY)); break;
+		case 2: ok = fd_ok(__open_2(f, O_RDONLY)); break;
+		case 3: ok = fd_ok(__open64_2(f, O_RDONLY)); break;
+		case 4: ok = fd_ok(openat(AT_FDCWD, pa, O_CREAT | O_WRONLY, 0600)) && stat(a, &st) == 0; break;
+		case 5: ok = fd_ok(openat64(AT_FDCWD, f, O_RDONLY)); break;
+		case 6: ok = fd_ok(__openat_2(AT_FDCWD, f, O_RDONLY)); break;
+		case 7: ok = fd_ok(__openat64_2(AT_FDCWD, f, O_RDONLY)); break;
+		case 8: ok = fd_ok(creat(pb, 0600)) && stat(b, &st) == 0 && unlink(b) == 0; break;
+		case 9: ok = fd_ok(creat64(pb, 0600)) && stat(b, &st) == 0 && unlink(b) == 0; break;
+		case 10: ok = file_ok(fopen(f, rd)); break;
+		case 11: ok = file_ok(fopen64(f, rd)); break;
+		case 12:
+		case 13:
+			fp = fopen(a, "r");
+			ok = fp && file_ok(c == 12 ? freopen(f, rd, fp) : freopen64(f, rd, fp));
+			break;
+		case 14: ok = (d = opendir(pd)) != NULL && closedir(d) == 0; break;
+		case 15: ok = access(f, R_OK) == 0; break;
+		case 16: ok = faccessat(AT_FDCWD, f, R_OK, 0) == 0; break;
+		case 17: ok = mkdir(pb, 0700) == 0 && stat(b, &st) == 0 && S_ISDIR(st.st_mode); break;
+		case 18: ok = rmdir(b) == 0 && mkdirat(AT_FDCWD, pb, 0700) == 0 && stat(b, &st) == 0; break;
+		case 19: ok = rmdir(pb) == 0 && stat(b, &st) != 0; break;
+		case 20: ok = rename(pa, pb) == 0 && stat(b, &st) == 0 && stat(a, &st) != 0; break;
+		case 21: ok = renameat(AT_FDCWD, pb, AT_FDCWD, pa) == 0 && stat(a, &st) == 0; break;
+		case 22: {
+			char here[300];
+			ok = chdir(pd) == 0 && getcwd(here, sizeof here) && strcmp(here, dir) == 0;
+			CU_ASSERT_EQUAL(fchdir(cwd), 0);
+			break;
+		}
+		case 23: ok = truncate(pa, 777) == 0 && stat(a, &st) == 0 && st.st_size == 777; break;
+		case 24: ok = truncate64(pa, 778) == 0 && stat(a, &st) == 0 && st.st_size == 778; break;
+		case 25: ok = chmod(pa, 0640) == 0 && stat(a, &st) == 0 && (st.st_mode & 0777) == 0640; break;
+		case 26: ok = symlink(f, pb) == 0 && lstat(b, &st) == 0 && S_ISLNK(st.st_mode) && unlink(b) == 0; break;
+		case 27: ok = link(pa, pb) == 0 && stat(b, &st) == 0 && st.st_nlink == 2; break;
+		case 28: ok = unlink(pb) == 0 && stat(b, &st) != 0; break;
+		case 29: ok = unlinkat(AT_FDCWD, pa, 0) == 0 && stat(a, &st) != 0; break;
+		}
+		if (!ok)
+			fprintf(stderr, "  %s with its names in evicted SBMA memory: %s\n", names[c], strerror(errno));
+		CU_ASSERT(ok);
+		sbma_free(f);
+		sbma_free(pa);
+		sbma_free(pb);
+		sbma_free(pd);
+		sbma_free(rd);
+	}
+	close(cwd);
+}
+
 /* glibc's _FORTIFY_SOURCE entry points, declared by no header here. */
 int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
 int __printf_chk(int flag, const char *fmt, ...);
@@ -1684,6 +1787,7 @@ int main(int argc, char **argv)
 		{ "getrandom", test_getrandom },
 		{ "process_vm_readv/writev", test_process_vm },
 		{ "fputs, fputs_unlocked, puts", test_fputs },
+		{ "open, fopen, mkdir, rename... with names in SBMA memory", test_paths },
 		{ "printf family, strings over the budget", test_printf },
 		{ "setvbuf, setbuffer: stream buffer in SBMA memory", test_setvbuf },
 		{ "transfers of 3x the budget", test_split },
