@@ -18,8 +18,12 @@
  *       wait to be killed (a process that dies holding the lock).
  *   prog_node_probe name JOB     print the segment's path.
  *   prog_node_probe poke JOB FIELD VALUE   write VALUE (decimal, 0x hex or
- *       negative) into one field of a live segment, without the lock, as a
- *       stray write would: a header field (magic version header_size size
+ *       negative) into one field of a live segment, as a stray write would,
+ *       but between two of the job's own updates: with the segment's lock
+ *       held for the instant of the write (else a process in the middle of
+ *       `charged += x` wrote its sum over the poke, and the spoilt value
+ *       was never seen: a flaky test), except for the lock word itself, or
+ *       without it if it cannot be had within 2 s: a header field (magic version header_size size
  *       uid nslots closing futex budget charged next_ticket over_budget
  *       recovered created_ns; job takes a string, "nonul" fills it without
  *       a terminator; lock is glibc's lock word of the mutex), or slot.F for
@@ -332,11 +336,23 @@ static int poke(const char *job, const char *field, const char *value)
 	uint64_t v = value[0] == '-' ? (uint64_t)strtoll(value, NULL, 0) : strtoull(value, NULL, 0);
 	uint64_t old = 0;
 	char *at = base + d->off;
+	int locked = 0;
+	if (strcmp(field, "lock") != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		int rc = pthread_mutex_timedlock(&s->lock, &ts);
+		if (rc == EOWNERDEAD)
+			pthread_mutex_consistent(&s->lock);
+		locked = rc == 0 || rc == EOWNERDEAD;
+	}
 	if (d->size == 8) {
 		old = __atomic_exchange_n((uint64_t *)at, v, __ATOMIC_RELAXED);
 	} else {
 		old = __atomic_exchange_n((uint32_t *)at, (uint32_t)v, __ATOMIC_RELAXED);
 	}
+	if (locked)
+		pthread_mutex_unlock(&s->lock);
 	printf("%s: %" PRIu64 " -> %" PRIu64 "\n", field, old, d->size == 8 ? v : (uint32_t)v);
 	return 0;
 }
