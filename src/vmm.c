@@ -800,6 +800,19 @@ static void prefill_span(size_t first, size_t n, int down, size_t *lo, size_t *h
 	*hi = down ? first + n : first + n - 1;
 }
 
+/* The next run of never-written pages in [*c, hi): moves *c to its first
+ * page, sets *d after its last; 0 if there is none. */
+static int fresh_run(size_t *c, size_t hi, size_t *d)
+{
+	while (*c < hi && state_has(*c, PG_DISK))
+		(*c)++;
+	if (*c >= hi)
+		return 0;
+	for (*d = *c; *d < hi && !state_has(*d, PG_DISK); (*d)++)
+		;
+	return 1;
+}
+
 /*
  * First touch of a sequential run (docs/performance.md, "First touch"):
  * allocate the memfd pages behind the never-written pages of the run but
@@ -822,18 +835,10 @@ static int prefill_fresh(size_t first, size_t n, int down)
 	size_t lo, hi;
 	prefill_span(first, n, down, &lo, &hi);
 	int probed = 0;
-	for (size_t c = lo; c < hi;) {
-		if (state_has(c, PG_DISK)) {
-			c++;
-			continue;
-		}
+	for (size_t c = lo, d; fresh_run(&c, hi, &d); c = d) {
 		if (!probed++ && !densely_touched(down ? first + n : first - 1, down))
 			return 0;
-		size_t d = c;
-		while (d < hi && !state_has(d, PG_DISK))
-			d++;
 		sbma__os_reserve(A.memfd, (off_t)bytes(c), (off_t)bytes(d - c));
-		c = d;
 	}
 	return probed;
 }
@@ -855,17 +860,8 @@ static void map_prefilled(size_t first, size_t n, int lvl, int down)
 {
 	size_t lo, hi;
 	prefill_span(first, n, down, &lo, &hi);
-	for (size_t c = lo; c < hi;) {
-		if (state_has(c, PG_DISK)) {
-			c++;
-			continue;
-		}
-		size_t d = c;
-		while (d < hi && !state_has(d, PG_DISK))
-			d++;
+	for (size_t c = lo, d; fresh_run(&c, hi, &d); c = d)
 		sbma__os_madvise(app_addr(c), bytes(d - c), lvl == LVL_RW ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-		c = d;
-	}
 }
 
 /*
